@@ -1,0 +1,9 @@
+-- cohort.csv: every cohort family as of the period, baseline flags frozen at entry,
+-- whether it still meets the criteria at R, and its attachment (once attached).
+SELECT c.family_id, c.identified_period, c.route, c.crime_asb, c.education, c.work, c.local_discretion,
+       coalesce(s.route IS NOT NULL, false) AS still_meets_criteria,
+       NULL AS case_ref, NULL AS attached_date
+FROM cohort c
+LEFT JOIN family_status s ON s.family_id = c.family_id AND s.period = ?
+WHERE c.identified_period <= ?
+ORDER BY c.family_id

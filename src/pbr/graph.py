@@ -1,0 +1,102 @@
+"""Connected components and stable ids: the two mechanisms linkage and family formation share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+
+
+def components(con: duckdb.DuckDBPyConnection, edges: str, out: str) -> int:
+    """Connected components of the undirected graph in table `edges(a, b)` (text node names) into
+    temp table `out(node, label)`, label being the smallest node name of the component. Label
+    propagation with pointer jumping, in DuckDB; returns the number of iterations."""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _cc_node AS
+        SELECT name, row_number() OVER (ORDER BY name) AS id
+        FROM (SELECT a AS name FROM {edges} UNION SELECT b FROM {edges})""")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _cc_edge AS
+        SELECT DISTINCT x.id AS a, y.id AS b FROM (
+            SELECT a, b FROM {edges} UNION ALL SELECT b, a FROM {edges}
+        ) e JOIN _cc_node x ON x.name = e.a JOIN _cc_node y ON y.name = e.b
+        WHERE x.id <> y.id""")
+    con.execute("CREATE OR REPLACE TEMP TABLE _cc_label AS SELECT id, id AS label FROM _cc_node")
+    iterations = 0
+    while True:
+        iterations += 1
+        con.execute("""
+            CREATE OR REPLACE TEMP TABLE _cc_next AS
+            WITH hop AS (
+                SELECT e.a AS id, min(l.label) AS label FROM _cc_edge e JOIN _cc_label l ON l.id = e.b GROUP BY e.a
+            ), step AS (
+                SELECT l.id, least(l.label, coalesce(h.label, l.label)) AS label
+                FROM _cc_label l LEFT JOIN hop h USING (id)
+            )
+            -- pointer jumping: follow the label's own label, halving chain lengths each round
+            SELECT s.id, least(s.label, t.label) AS label FROM step s JOIN step t ON t.id = s.label""")
+        changed = con.execute("""
+            SELECT count(*) FROM _cc_next n JOIN _cc_label l USING (id) WHERE n.label <> l.label""").fetchone()[0]
+        con.execute("CREATE OR REPLACE TEMP TABLE _cc_label AS SELECT * FROM _cc_next")
+        if changed == 0:
+            break
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {out} AS
+        SELECT n.name AS node, m.name AS label
+        FROM _cc_label l JOIN _cc_node n ON n.id = l.id JOIN _cc_node m ON m.id = l.label""")
+    for t in ("_cc_node", "_cc_edge", "_cc_label", "_cc_next"):
+        con.execute(f"DROP TABLE IF EXISTS {t}")
+    return iterations
+
+
+@dataclass
+class IdAssignment:
+    ids: dict[str, str]  # cluster -> id
+    new_ids: list[str] = field(default_factory=list)
+    merged: list[tuple[str, str]] = field(default_factory=list)  # (kept id, absorbed id)
+    split: list[tuple[str, str]] = field(default_factory=list)  # (new id, id it split from)
+
+
+def assign_stable_ids(
+    clusters: list[str],
+    overlaps: list[tuple[str, str, int]],
+    *,
+    prefix: str,
+    width: int,
+    next_number: int,
+) -> IdAssignment:
+    """Give each new cluster the id of the earlier cluster it overlaps most.
+
+    overlaps: (cluster, old_id, shared members). Pairs are taken by overlap descending, then the
+    older id (ids are zero-padded sequence numbers, so they sort by age), then the cluster name;
+    each old id goes to one cluster at most. Clusters left over get new ids in name order. An old
+    id whose members went to a cluster that kept another id is reported merged; a cluster that
+    took members of an old id but got a new id is reported split from it."""
+    ids: dict[str, str] = {}
+    taken: set[str] = set()
+    for cluster, old_id, _ in sorted(overlaps, key=lambda t: (-t[2], t[1], t[0])):
+        if cluster in ids or old_id in taken:
+            continue
+        ids[cluster] = old_id
+        taken.add(old_id)
+    result = IdAssignment(ids=ids)
+    for cluster in sorted(c for c in clusters if c not in ids):
+        new = f"{prefix}{next_number:0{width}d}"
+        next_number += 1
+        ids[cluster] = new
+        result.new_ids.append(new)
+    for cluster, old_id, _ in overlaps:
+        mine = ids[cluster]
+        if old_id == mine:
+            continue
+        if old_id in taken:
+            if mine in result.new_ids:
+                result.split.append((mine, old_id))
+            else:
+                result.merged.append((mine, old_id))
+        else:
+            # the old id went nowhere: its members now all live under another id
+            result.merged.append((mine, old_id))
+    result.merged = sorted(set(result.merged))
+    result.split = sorted(set(result.split))
+    return result

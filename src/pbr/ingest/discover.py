@@ -1,0 +1,142 @@
+"""Find the contract files of a delivery folder and read each into an all-text frame."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from ..contract import sources
+from ..errors import InputErrors, InputFileError
+
+FORMATS = {".csv": "csv", ".xlsx": "xlsx", ".parquet": "parquet"}
+LINE_COL = "__line"
+
+
+@dataclass
+class DeliveryFile:
+    source: str
+    path: Path
+    format: str
+    data: bytes
+    sha256: str
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+def discover(folder: Path) -> list[DeliveryFile]:
+    """Every contract file present in the folder. Files that look like data but are not a contract
+    source stop the run: a misspelt `attendence.csv` silently ignored would lose a month's data."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputErrors([InputFileError(str(folder), "extracts folder not found")])
+    known = sources()
+    errors: list[InputFileError] = []
+    found: dict[str, DeliveryFile] = {}
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(".") or path.is_dir():
+            continue
+        ext = path.suffix.lower()
+        stem = path.stem.strip().lower()
+        if ext not in FORMATS:
+            if stem in known:
+                errors.append(InputFileError(path.name, f"unsupported format '{ext or 'none'}': use .csv, .xlsx or .parquet"))
+            continue
+        if stem not in known:
+            errors.append(InputFileError(
+                path.name, f"not a contract source: the base name must be one of {', '.join(known)}"))
+            continue
+        if path.is_symlink():
+            errors.append(InputFileError(path.name, "is a symbolic link: deliver the file itself"))
+            continue
+        if stem in found:
+            errors.append(InputFileError(
+                path.name, f"a second file for source '{stem}' (also {found[stem].name}): deliver one"))
+            continue
+        data = path.read_bytes()
+        found[stem] = DeliveryFile(stem, path, FORMATS[ext], data, hashlib.sha256(data).hexdigest())
+    if errors:
+        raise InputErrors(errors)
+    return list(found.values())
+
+
+def read_text_frame(f: DeliveryFile) -> pl.DataFrame:
+    """The file's rows as text columns with the original headers, plus the line number each row
+    came from (CSV/XLSX: the header is line 1; Parquet: row number from 1)."""
+    if not f.data:
+        raise InputFileError(f.name, "is empty")
+    if f.format == "csv":
+        df = _read_csv(f)
+        first_line = 2
+    elif f.format == "xlsx":
+        df = _read_xlsx(f)
+        first_line = 2
+    else:
+        df = _read_parquet(f)
+        first_line = 1
+    return df.with_row_index(LINE_COL, offset=first_line).with_columns(pl.col(LINE_COL).cast(pl.Int64))
+
+
+def _read_csv(f: DeliveryFile) -> pl.DataFrame:
+    data = f.data[3:] if f.data.startswith(b"\xef\xbb\xbf") else f.data
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise InputFileError(f.name, "is not UTF-8 text (save it as CSV UTF-8)", line=line) from None
+    if "\x00" in text:
+        raise InputFileError(f.name, "contains NUL bytes: not a CSV text file")
+    if not text.strip():
+        raise InputFileError(f.name, "is empty")
+    try:
+        return pl.read_csv(io.BytesIO(data), infer_schema=False, quote_char='"', raise_if_empty=True)
+    except Exception:
+        # polars' message may quote the offending row (personal data): find the line ourselves.
+        raise InputFileError(f.name, _csv_problem(text)) from None
+
+
+def _csv_problem(text: str) -> str:
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader)
+        for row in reader:
+            if len(row) != len(header):
+                return (f"line {reader.line_num}: {len(row)} fields where the header has {len(header)} "
+                        "(a separator or quote inside a field?)")
+    except csv.Error:
+        return f"line {reader.line_num}: malformed CSV (unbalanced quotes?)"
+    return "cannot be read as CSV"
+
+
+def _read_xlsx(f: DeliveryFile) -> pl.DataFrame:
+    try:
+        return pl.read_excel(io.BytesIO(f.data), sheet_id=1, infer_schema_length=0, raise_if_empty=True)
+    except Exception:
+        raise InputFileError(f.name, "cannot be read as an Excel workbook (.xlsx), or its first sheet has no data") from None
+
+
+def _read_parquet(f: DeliveryFile) -> pl.DataFrame:
+    try:
+        df = pl.read_parquet(io.BytesIO(f.data))
+    except Exception:
+        raise InputFileError(f.name, "cannot be read as a Parquet file") from None
+    out = []
+    for name, dtype in df.schema.items():
+        col = pl.col(name)
+        if dtype == pl.Date:
+            out.append(col.dt.strftime("%Y-%m-%d"))
+        elif dtype in (pl.Datetime,) or isinstance(dtype, pl.Datetime):
+            out.append(col.dt.strftime("%Y-%m-%d %H:%M:%S"))
+        else:
+            out.append(col.cast(pl.String))
+    return df.select(out)

@@ -1,0 +1,55 @@
+"""Link source record keys into people (deterministic rules) and keep person ids stable.
+
+The deterministic edges are built in sql/refresh/20_identity.sql; a probabilistic linker can add
+its own edges to `person_edge` (with a match probability) before `link_people` runs."""
+
+from __future__ import annotations
+
+import duckdb
+
+from .graph import assign_stable_ids, components
+
+PERSON_PREFIX, PERSON_WIDTH = "P", 7
+
+
+def link_people(con: duckdb.DuckDBPyConnection, period: str) -> dict[str, int]:
+    components(con, "person_edge", "person_cluster")
+    # Only source record nodes are people's keys; NINO:/NID: nodes are the links between them.
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE key_cluster AS
+        SELECT split_part(node, ':', 1) AS source, substr(node, length(split_part(node, ':', 1)) + 2) AS source_key,
+               label AS cluster
+        FROM person_cluster
+        WHERE split_part(node, ':', 1) IN ('attendance', 'asb', 'benefits', 'employment', 'interventions')""")
+    clusters = [r[0] for r in con.execute("SELECT DISTINCT cluster FROM key_cluster").fetchall()]
+    overlaps = con.execute("""
+        SELECT k.cluster, x.person_id, count(*) FROM key_cluster k
+        JOIN person_xwalk x USING (source, source_key) GROUP BY ALL""").fetchall()
+    next_number = con.execute(
+        "SELECT coalesce(max(CAST(substr(person_id, 2) AS BIGINT)), 0) + 1 FROM person_xwalk").fetchone()[0]
+    result = assign_stable_ids(clusters, overlaps, prefix=PERSON_PREFIX, width=PERSON_WIDTH, next_number=next_number)
+    con.execute("CREATE OR REPLACE TEMP TABLE cluster_person (cluster VARCHAR, person_id VARCHAR)")
+    con.executemany("INSERT INTO cluster_person VALUES (?, ?)", list(result.ids.items()))
+    changed = con.execute("""
+        SELECT count(*) FROM person_xwalk x JOIN key_cluster k USING (source, source_key)
+        JOIN cluster_person c USING (cluster) WHERE x.person_id <> c.person_id""").fetchone()[0]
+    con.execute("""
+        UPDATE person_xwalk x SET person_id = c.person_id
+        FROM key_cluster k JOIN cluster_person c USING (cluster)
+        WHERE x.source = k.source AND x.source_key = k.source_key AND x.person_id <> c.person_id""")
+    added = con.execute("""
+        INSERT INTO person_xwalk (source, source_key, person_id, match_probability, first_period)
+        SELECT k.source, k.source_key, c.person_id, 1.0, ?
+        FROM key_cluster k JOIN cluster_person c USING (cluster)
+        WHERE NOT EXISTS (SELECT 1 FROM person_xwalk x WHERE x.source = k.source AND x.source_key = k.source_key)
+    """, [period]).fetchone()[0]
+    _record_events(con, period, "person", result)
+    return {"people": len(clusters), "new_people": len(result.new_ids), "keys_added": added,
+            "keys_moved": changed, "merged": len(result.merged), "split": len(result.split)}
+
+
+def _record_events(con, period: str, kind: str, result) -> None:
+    rows = [(period, kind, "merged", a, b) for a, b in result.merged]
+    rows += [(period, kind, "split", a, b) for a, b in result.split]
+    if rows:
+        con.executemany("INSERT INTO id_event VALUES (?, ?, ?, ?, ?)", rows)

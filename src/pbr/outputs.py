@@ -1,0 +1,107 @@
+"""The contract output files of a refresh, written to a staging folder and moved into
+OUT/YYYY-MM/ only once the store has committed."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from .rulebook import Rulebook
+from .sqlfiles import read_sql
+
+COHORT_COLUMNS = ["family_id", "identified_period", "route", "crime_asb", "education", "work",
+                  "local_discretion", "still_meets_criteria", "case_ref", "attached_date"]
+MEMBER_COLUMNS = ["family_id", "person_id", "source", "source_key"]
+QUARANTINE_COLUMNS = ["file", "line", "column", "reason"]
+EVIDENCE_COLUMNS = ["family_id", "identified_period", "criterion", "person_id", "source", "extract_file",
+                    "extract_sha256", "line", "window_start", "window_end", "record_date", "detail",
+                    "rulebook_name", "rulebook_version"]
+
+
+@dataclass
+class StagedOutput:
+    staging: Path
+    target: Path
+
+    def commit(self) -> Path:
+        if self.target.exists():
+            old = self.target.with_name(f".{self.target.name}.old")
+            if old.exists():
+                shutil.rmtree(old)
+            self.target.rename(old)
+            self.staging.rename(self.target)
+            shutil.rmtree(old)
+        else:
+            self.staging.rename(self.target)
+        return self.target
+
+
+def _fmt(v):
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def write_csv(path: Path, columns: list[str], rows) -> int:
+    n = 0
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(columns)
+        for row in rows:
+            w.writerow([_fmt(v) for v in row])
+            n += 1
+    os.chmod(path, 0o600)
+    return n
+
+
+def write_outputs(con: duckdb.DuckDBPyConnection, period: str, out: Path, rb: Rulebook, run_id: str) -> StagedOutput:
+    out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{period}.", dir=out))
+    os.chmod(staging, 0o700)
+    write_csv(staging / "cohort.csv", COHORT_COLUMNS, cohort_rows(con, period))
+    write_csv(staging / "family_members.csv", MEMBER_COLUMNS, member_rows(con, period))
+    write_csv(staging / "quarantine.csv", QUARANTINE_COLUMNS, con.execute("""
+        SELECT q.file_name, q.line_no, q.column_name, q.reason
+        FROM quarantine q JOIN extract_file e USING (extract_id)
+        WHERE e.delivery_period = ? AND e.replaced_by IS NULL
+        ORDER BY q.extract_id, q.line_no, q.column_name""", [period]).fetchall())
+    write_csv(staging / "cohort_evidence.csv", EVIDENCE_COLUMNS, con.execute("""
+        SELECT c.family_id, c.identified_period, v.criterion, v.person_id, v.source, e.file_name, e.sha256,
+               v.line_no, v.window_start, v.window_end, v.record_date, v.detail, c.rulebook_name, c.rulebook_version
+        FROM cohort c
+        JOIN criteria_evidence v ON v.family_id = c.family_id AND v.period = c.identified_period
+        LEFT JOIN extract_file e ON e.extract_id = v.extract_id
+        WHERE c.identified_period <= ?
+        ORDER BY c.family_id, v.criterion, v.person_id, v.record_date, v.line_no""", [period]).fetchall())
+    summary = con.execute("SELECT summary FROM refresh_run WHERE run_id = ?", [run_id]).fetchone()[0]
+    doc = {"run_id": run_id, **json.loads(summary)}
+    (staging / "summary.json").write_text(json.dumps(doc, indent=2, default=str) + "\n", encoding="utf-8")
+    os.chmod(staging / "summary.json", 0o600)
+    return StagedOutput(staging, out / period)
+
+
+def cohort_rows(con: duckdb.DuckDBPyConnection, period: str):
+    return con.execute(read_sql("outputs/cohort.sql"), [period, period]).fetchall()
+
+
+def member_rows(con: duckdb.DuckDBPyConnection, period: str):
+    """Members of each cohort family at R, or as last seen for a family no longer formed."""
+    return con.execute("""
+        WITH latest AS (
+            SELECT s.family_id, s.person_id FROM family_snapshot s
+            JOIN cohort c ON c.family_id = s.family_id AND c.identified_period <= ?
+            WHERE s.period <= ?
+            QUALIFY dense_rank() OVER (PARTITION BY s.family_id ORDER BY s.period DESC) = 1
+        )
+        SELECT l.family_id, l.person_id, x.source, x.source_key
+        FROM latest l JOIN person_xwalk x ON x.person_id = l.person_id
+        ORDER BY l.family_id, l.person_id, x.source, x.source_key""", [period, period]).fetchall()

@@ -1,0 +1,208 @@
+"""One monthly refresh: read a delivery, load it, link people, form families, evaluate the
+criteria, keep the cohort, write the contract outputs. All or nothing: every store change happens
+in one transaction, and output files move into place only after it commits."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable
+
+import duckdb
+
+from . import calendar as cal
+from .config import Config, load_config
+from .errors import InputErrors, InputFileError, RefreshOrderError
+from .families import assign_families
+from .ingest import ParsedFile, discover, parse_file
+from .ingest.load import load_parsed
+from .linkage import link_people
+from .outputs import write_outputs
+from .rulebook import Rulebook, load_rulebook
+from .sqlfiles import read_sql, statements
+from .store import connect, migrate, transaction
+
+Reporter = Callable[[str], None]
+
+REFRESH_STEPS = [
+    "00_macros.sql", "10_current_rows.sql", "20_identity.sql",
+]
+
+
+@dataclass
+class RefreshResult:
+    period: str
+    run_id: str
+    out_dir: Path | None
+    summary: dict = field(default_factory=dict)
+
+
+def read_delivery(folder: Path, config: Config) -> list[ParsedFile]:
+    """Read and validate every file of a delivery; file errors are gathered and raised together
+    before anything touches the store."""
+    files = discover(folder)
+    parsed, errors = [], []
+    for f in files:
+        try:
+            parsed.append(parse_file(f, config.column_mappings.get(f.source)))
+        except InputFileError as e:
+            errors.append(e)
+    if errors:
+        raise InputErrors(errors)
+    return parsed
+
+
+def set_rule_variables(con: duckdb.DuckDBPyConnection, period: str, rb: Rulebook, config: Config) -> date:
+    r = cal.reference_date(period)
+    ident = rb["identification"]
+    filters = config.filters(ident["local_discretion"]["filters"])
+    values = {
+        "period": period,
+        "ref_date": r,
+        "window_months": int(ident["window_months"]),
+        "adult_age_years": int(ident["adult_age_years"]),
+        "offence_types": list(ident["crime_asb"]["offence_types"]),
+        "asb_intervention_types": list(ident["crime_asb"]["asb_intervention_types"]),
+        "edu_fixed_min": int(ident["education"]["fixed_exclusions_min"]),
+        "edu_unauth_pct": float(ident["education"]["unauthorised_absence_pct"]),
+        "edu_provisions": list(ident["education"]["provisions"]),
+        "oow_benefits": list(ident["work"]["out_of_work_benefits"]),
+        "filter_areas": bool(filters.get("areas", False)),
+        "filter_benefit_cap": bool(filters.get("benefit_cap", False)),
+        "rulebook_name": rb.name,
+        "rulebook_version": rb.version,
+    }
+    for name, value in values.items():
+        con.execute(f"SET VARIABLE {name} = ?", [value])
+    # Term calendar for every academic year delivered, and the last N terms at R.
+    years = [r_[0] for r_ in con.execute("SELECT DISTINCT academic_year FROM raw_attendance").fetchall()]
+    con.execute("CREATE OR REPLACE TEMP TABLE term_calendar (academic_year VARCHAR, term VARCHAR, term_end DATE)")
+    rows = [(y, t, cal.term_end(y, t, rb.term_ends, rb.academic_year_start)) for y in years for t in rb.term_ends]
+    if rows:
+        con.executemany("INSERT INTO term_calendar VALUES (?, ?, ?)", rows)
+    con.execute("CREATE OR REPLACE TEMP TABLE last_terms (academic_year VARCHAR, term VARCHAR, term_end DATE, term_rank INTEGER)")
+    terms = cal.last_terms(r, int(ident["education"]["terms"]), rb.term_ends, rb.academic_year_start)
+    con.executemany("INSERT INTO last_terms VALUES (?, ?, ?, ?)",
+                    [(t.academic_year, t.name, t.end, i + 1) for i, t in enumerate(terms)])
+    # The education window opens the day after the term before the oldest of those terms ends.
+    before = cal.last_terms(r, len(terms) + 1, rb.term_ends, rb.academic_year_start)[-1]
+    con.execute("SET VARIABLE edu_window_start = ?", [before.end + timedelta(days=1)])
+    return r
+
+
+def run_sql(con: duckdb.DuckDBPyConnection, relative: str) -> None:
+    for stmt in statements(read_sql(relative)):
+        con.execute(stmt)
+
+
+def check_order(con: duckdb.DuckDBPyConnection, period: str) -> None:
+    latest = con.execute("SELECT max(period) FROM refresh_run WHERE finished_at IS NOT NULL").fetchone()[0]
+    if latest is not None and period < latest:
+        raise RefreshOrderError(
+            f"period {period} is before the latest refresh {latest}: refreshes run in period order "
+            f"(the cohort and claims build on each other); re-run {latest} or a later period")
+
+
+def clear_period(con: duckdb.DuckDBPyConnection, period: str) -> None:
+    """Re-running the latest period replaces what its earlier run derived."""
+    for table, col in [("criteria_evidence", "period"), ("family_status", "period"), ("family_snapshot", "period"),
+                       ("id_event", "period"), ("cohort", "identified_period"), ("family_registry", "first_period"),
+                       ("person_xwalk", "first_period")]:
+        con.execute(f"DELETE FROM {table} WHERE {col} = ?", [period])
+
+
+def refresh(
+    period: str,
+    extracts: Path | None,
+    db: Path,
+    out: Path | None,
+    rulebook: str | None = None,
+    config_path: Path | None = None,
+    report: Reporter | None = None,
+) -> RefreshResult:
+    say = report or (lambda _msg: None)
+    cal.parse_period(period)
+    rb = load_rulebook(rulebook)
+    config = load_config(config_path)
+    parsed: list[ParsedFile] = []
+    if extracts is not None:
+        say(f"reading delivery {extracts}")
+        parsed = read_delivery(Path(extracts), config)
+    run_id = f"{period}-{uuid.uuid4().hex[:8]}"
+    started = datetime.now(timezone.utc).replace(tzinfo=None)
+    con = connect(db)
+    try:
+        with transaction(con):
+            migrate(con)
+            check_order(con, period)
+            say("loading extracts")
+            loads = load_parsed(con, parsed, period, origin=str(extracts) if extracts else None)
+            clear_period(con, period)
+            r = set_rule_variables(con, period, rb, config)
+            say("linking records into people")
+            for step in REFRESH_STEPS:
+                run_sql(con, f"refresh/{step}")
+            from .graph import components
+            components(con, "address_edge", "address_cluster")
+            con.execute("""CREATE OR REPLACE TEMP TABLE address_node AS
+                SELECT node, 'H' || left(md5(label), 12) AS address_id FROM address_cluster""")
+            link_stats = link_people(con, period)
+            say("forming households and families")
+            run_sql(con, "refresh/30_records.sql")
+            run_sql(con, "refresh/40_households.sql")
+            fam_stats = assign_families(con, period)
+            say("evaluating criteria")
+            run_sql(con, "refresh/50_criteria.sql")
+            run_sql(con, "refresh/60_cohort.sql")
+            con.execute("INSERT INTO refresh_run VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
+                        [run_id, period, rb.name, rb.version, rb.sha256, config.sha256 or None, started])
+            con.execute("UPDATE cohort SET run_id = ? WHERE identified_period = ? AND run_id = ''", [run_id, period])
+            summary = build_summary(con, period, rb, loads, link_stats, fam_stats)
+            con.execute("UPDATE refresh_run SET finished_at = ?, summary = ? WHERE run_id = ?",
+                        [datetime.now(timezone.utc).replace(tzinfo=None), json.dumps(summary), run_id])
+            staged = None
+            if out is not None:
+                say("writing outputs")
+                staged = write_outputs(con, period, Path(out), rb, run_id)
+        out_dir = staged.commit() if staged is not None else None
+    finally:
+        con.close()
+    return RefreshResult(period, run_id, out_dir, summary)
+
+
+def build_summary(con, period, rb, loads, link_stats, fam_stats) -> dict:
+    prev = con.execute("SELECT max(period) FROM refresh_run WHERE period < ? AND finished_at IS NOT NULL",
+                       [period]).fetchone()[0]
+    q = lambda sql, *p: con.execute(sql, list(p)).fetchone()[0]  # noqa: E731
+    new_ids = [r[0] for r in con.execute(
+        "SELECT family_id FROM cohort WHERE identified_period = ? ORDER BY family_id", [period]).fetchall()]
+    not_meeting = [r[0] for r in con.execute("""
+        SELECT c.family_id FROM cohort c
+        LEFT JOIN family_status s ON s.family_id = c.family_id AND s.period = ?
+        WHERE c.identified_period <= ? AND s.route IS NULL ORDER BY 1""", [period, period]).fetchall()]
+    prev_not_meeting: set[str] = set()
+    if prev:
+        prev_not_meeting = {r[0] for r in con.execute("""
+            SELECT c.family_id FROM cohort c
+            LEFT JOIN family_status s ON s.family_id = c.family_id AND s.period = ?
+            WHERE c.identified_period <= ? AND s.route IS NULL""", [prev, prev]).fetchall()}
+    return {
+        "period": period,
+        "previous_period": prev,
+        "rulebook": {"name": rb.name, "version": rb.version},
+        "files": [l.as_dict() for l in loads],
+        "quarantined_rows": sum(l.rows_quarantined for l in loads),
+        "people": link_stats["people"],
+        "new_people": link_stats["new_people"],
+        "families": fam_stats["families"],
+        "cohort": q("SELECT count(*) FROM cohort WHERE identified_period <= ?", period),
+        "cohort_by_route": dict(con.execute(
+            "SELECT route, count(*) FROM cohort WHERE identified_period <= ? GROUP BY 1 ORDER BY 1", [period]).fetchall()),
+        "new_in_cohort": new_ids,
+        "no_longer_meeting": not_meeting,
+        "newly_not_meeting": sorted(set(not_meeting) - prev_not_meeting - set(new_ids)),
+        "meeting_again": sorted(prev_not_meeting - set(not_meeting)),
+    }
