@@ -8,7 +8,7 @@ FROM family_criteria;
 
 INSERT INTO cohort
 SELECT family_id, getvariable('period'), route, crime_asb, education, work, local_discretion,
-       getvariable('rulebook_name'), getvariable('rulebook_version'), ''
+       getvariable('rulebook_name'), getvariable('rulebook_version'), getvariable('run_id')
 FROM family_criteria
 WHERE route IS NOT NULL AND family_id NOT IN (SELECT family_id FROM cohort);
 

@@ -90,6 +90,16 @@ def print_summary(s: dict, out_dir: Path | None) -> None:
     t.add_row("new to the cohort", str(len(s["new_in_cohort"])))
     t.add_row("no longer meeting criteria", str(len(s["no_longer_meeting"])))
     t.add_row("  newly this refresh", str(len(s["newly_not_meeting"])))
+    t.add_row("attached families", f"{s.get('attached', 0)} ({s.get('newly_attached', 0)} new)")
+    for issue, n in s.get("cases_reported", {}).items():
+        t.add_row(f"cases reported: {issue.replace('_', ' ')}", str(n))
+    if s.get("batch_id"):
+        t.add_row("claim batch", s["batch_id"])
+        for ctype, v in s["claims"].items():
+            t.add_row(f"  {ctype}", f"{v['items']} items, £{v['amount']:,.2f}")
+        t.add_row("  total", f"£{s['claims_total']:,.2f}")
+    else:
+        t.add_row("claim batch", "nothing newly claimable")
     out.print(t)
     if s["new_in_cohort"]:
         out.print("new cohort families: " + ", ".join(s["new_in_cohort"][:20])
@@ -166,6 +176,117 @@ def demo(workdir):
     if result:
         print_summary(result.summary, result.out_dir)
     out.print(f"store: {db}", highlight=False)
+
+
+@main.group()
+def claims():
+    """The claim ledger: list batches, show one, record audit decisions, submit, mark paid."""
+
+
+_db_option = click.option("--db", type=click.Path(path_type=Path), default=Path("pbr.duckdb"), show_default=True,
+                          help="The DuckDB store.")
+
+
+def _actor(by: str | None) -> str:
+    import getpass
+    import os
+    return by or os.environ.get("PBR_USER") or getpass.getuser()
+
+
+@claims.command("list")
+@_db_option
+def claims_list(db):
+    """List claim batches with their state, items and amounts."""
+    from .ledger import list_batches
+    from .store import connect
+    con = connect(db, read_only=True)
+    try:
+        rows = list_batches(con)
+    finally:
+        con.close()
+    t = Table(title="claim batches")
+    for c in ("batch", "period", "state", "items", "amount (£)", "undecided", "rejected"):
+        t.add_column(c, justify="right" if c not in ("batch", "period", "state") else "left")
+    for b, p, st, n, amt, und, rej in rows:
+        t.add_row(b, p, st, str(n), f"{amt:,.2f}", str(und), str(rej))
+    out.print(t)
+
+
+@claims.command("show")
+@click.argument("batch")
+@_db_option
+def claims_show(batch, db):
+    """Show the items of a claim batch."""
+    from .ledger import batch_items
+    from .store import connect
+    con = connect(db, read_only=True)
+    try:
+        rows = batch_items(con, batch)
+        state = con.execute("SELECT state, period, sample_seed FROM claim_batch WHERE batch_id = ?", [batch]).fetchone()
+    finally:
+        con.close()
+    t = Table(title=f"batch {batch} ({state[0]}, period {state[1]}, audit sample seed {state[2]})")
+    for c in ("claim", "case", "family", "type", "amount (£)", "sample", "anomalies", "decision", "note"):
+        t.add_column(c)
+    for cid, case, fam, typ, amt, sample, flags, dec, note in rows:
+        t.add_row(cid, case, fam, typ, f"{amt:,.2f}", "yes" if sample else "", flags, dec, note)
+    out.print(t)
+
+
+@claims.command("audit")
+@click.argument("batch")
+@click.option("--approve", multiple=True, help="Claim id to approve (repeat, or give several separated by commas).")
+@click.option("--reject", multiple=True, help="Claim id to reject (repeat, or comma-separated); needs --note.")
+@click.option("--note", default=None, help="The auditor's note, recorded with each decision.")
+@click.option("--by", default=None, help="Who is deciding (default: $PBR_USER or the login name).")
+@_db_option
+def claims_audit(batch, approve, reject, note, by, db):
+    """Record internal audit's decisions; the batch is audited once every item is decided."""
+    from .ledger import audit
+    from .store import connect, transaction
+    split = lambda vals: [v.strip() for val in vals for v in val.split(",") if v.strip()]  # noqa: E731
+    con = connect(db)
+    try:
+        with transaction(con):
+            r = audit(con, batch, split(approve), split(reject), note, _actor(by))
+    finally:
+        con.close()
+    out.print(f"batch {batch}: approved {r['approved']}, rejected {r['rejected']}; "
+              f"{r['undecided']} undecided; state {r['state']}", highlight=False)
+
+
+@claims.command("submit")
+@click.argument("batch")
+@click.option("--by", default=None, help="Who is submitting.")
+@_db_option
+def claims_submit(batch, by, db):
+    """Submit an audited batch."""
+    from .ledger import submit
+    from .store import connect, transaction
+    con = connect(db)
+    try:
+        with transaction(con):
+            submit(con, batch, _actor(by))
+    finally:
+        con.close()
+    out.print(f"batch {batch}: submitted", highlight=False)
+
+
+@claims.command("paid")
+@click.argument("batch")
+@click.option("--by", default=None, help="Who is recording the payment.")
+@_db_option
+def claims_paid(batch, by, db):
+    """Mark a submitted batch paid."""
+    from .ledger import mark_paid
+    from .store import connect, transaction
+    con = connect(db)
+    try:
+        with transaction(con):
+            mark_paid(con, batch, _actor(by))
+    finally:
+        con.close()
+    out.print(f"batch {batch}: paid", highlight=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

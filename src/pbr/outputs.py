@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 
+from .claim_outputs import write_claim_outputs
 from .rulebook import Rulebook
 from .sqlfiles import read_sql
 
@@ -82,6 +83,7 @@ def write_outputs(con: duckdb.DuckDBPyConnection, period: str, out: Path, rb: Ru
         LEFT JOIN extract_file e ON e.extract_id = v.extract_id
         WHERE c.identified_period <= ?
         ORDER BY c.family_id, v.criterion, v.person_id, v.record_date, v.line_no""", [period]).fetchall())
+    write_claim_outputs(con, period, staging, write_csv)
     summary = con.execute("SELECT summary FROM refresh_run WHERE run_id = ?", [run_id]).fetchone()[0]
     doc = {"run_id": run_id, **json.loads(summary)}
     (staging / "summary.json").write_text(json.dumps(doc, indent=2, default=str) + "\n", encoding="utf-8")
@@ -90,7 +92,7 @@ def write_outputs(con: duckdb.DuckDBPyConnection, period: str, out: Path, rb: Ru
 
 
 def cohort_rows(con: duckdb.DuckDBPyConnection, period: str):
-    return con.execute(read_sql("outputs/cohort.sql"), [period, period]).fetchall()
+    return con.execute(read_sql("outputs/cohort.sql"), [period]).fetchall()
 
 
 def member_rows(con: duckdb.DuckDBPyConnection, period: str):

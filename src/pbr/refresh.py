@@ -16,6 +16,7 @@ import duckdb
 from . import calendar as cal
 from .config import Config, load_config
 from .errors import InputErrors, InputFileError, RefreshOrderError
+from .claims import build_batch
 from .families import assign_families
 from .ingest import ParsedFile, discover, parse_file
 from .ingest.load import load_parsed
@@ -74,6 +75,18 @@ def set_rule_variables(con: duckdb.DuckDBPyConnection, period: str, rb: Rulebook
         "filter_benefit_cap": bool(filters.get("benefit_cap", False)),
         "rulebook_name": rb.name,
         "rulebook_version": rb.version,
+        "edu_terms": int(ident["education"]["terms"]),
+        "res_window_months": int(rb.get("results.window_months")),
+        "res_min_months": int(rb.get("results.min_months_after_attachment")),
+        "res_asb_types": list(rb.get("results.asb.event_types")),
+        "res_asb_max_pct": float(rb.get("results.asb.max_pct_of_baseline")),
+        "res_offence_types": list(rb.get("results.offending.offence_types")),
+        "res_off_max_pct": float(rb.get("results.offending.max_pct_of_baseline")),
+        "res_ptw_types": list(rb.get("results.progress_to_work.record_types")),
+        "res_emp_types": list(rb.get("results.route_b.employment_record_types")),
+        "res_long_benefits": list(rb.get("results.route_b.long_benefits")),
+        "res_long_days": int(rb.get("results.route_b.long_min_days")),
+        "res_short_days": int(rb.get("results.route_b.short_min_days")),
     }
     for name, value in values.items():
         con.execute(f"SET VARIABLE {name} = ?", [value])
@@ -87,6 +100,11 @@ def set_rule_variables(con: duckdb.DuckDBPyConnection, period: str, rb: Rulebook
     terms = cal.last_terms(r, int(ident["education"]["terms"]), rb.term_ends, rb.academic_year_start)
     con.executemany("INSERT INTO last_terms VALUES (?, ?, ?, ?)",
                     [(t.academic_year, t.name, t.end, i + 1) for i, t in enumerate(terms)])
+    # Every term end from 1990 to R, for counting terms ended since attachment.
+    con.execute("CREATE OR REPLACE TEMP TABLE term_end_calendar (term_end DATE)")
+    ends = [cal.term_end(cal.academic_year_label(y), t, rb.term_ends, rb.academic_year_start)
+            for y in range(1990, r.year + 1) for t in rb.term_ends]
+    con.executemany("INSERT INTO term_end_calendar VALUES (?)", [(e,) for e in ends if e <= r])
     # The education window opens the day after the term before the oldest of those terms ends.
     before = cal.last_terms(r, len(terms) + 1, rb.term_ends, rb.academic_year_start)[-1]
     con.execute("SET VARIABLE edu_window_start = ?", [before.end + timedelta(days=1)])
@@ -107,8 +125,16 @@ def check_order(con: duckdb.DuckDBPyConnection, period: str) -> None:
 
 
 def clear_period(con: duckdb.DuckDBPyConnection, period: str) -> None:
-    """Re-running the latest period replaces what its earlier run derived."""
-    for table, col in [("criteria_evidence", "period"), ("family_status", "period"), ("family_snapshot", "period"),
+    """Re-running the latest period replaces what its earlier run derived. A batch already audited
+    or beyond is kept: only the period's draft batches are rebuilt."""
+    drafts = "SELECT batch_id FROM claim_batch WHERE period = ? AND state = 'draft'"
+    con.execute(f"DELETE FROM claim_slot WHERE claim_id IN (SELECT claim_id FROM claim_item WHERE batch_id IN ({drafts}))",
+                [period])
+    con.execute(f"DELETE FROM claim_item WHERE batch_id IN ({drafts})", [period])
+    con.execute(f"DELETE FROM claim_event WHERE batch_id IN ({drafts})", [period])
+    con.execute("DELETE FROM claim_batch WHERE period = ? AND state = 'draft'", [period])
+    for table, col in [("attachment", "period_attached"), ("case_report", "period"), ("family_result", "period"),
+                       ("result_evidence", "period"), ("criteria_evidence", "period"), ("family_status", "period"), ("family_snapshot", "period"),
                        ("id_event", "period"), ("cohort", "identified_period"), ("family_registry", "first_period"),
                        ("person_xwalk", "first_period")]:
         con.execute(f"DELETE FROM {table} WHERE {col} = ?", [period])
@@ -142,6 +168,7 @@ def refresh(
             loads = load_parsed(con, parsed, period, origin=str(extracts) if extracts else None)
             clear_period(con, period)
             r = set_rule_variables(con, period, rb, config)
+            con.execute("SET VARIABLE run_id = ?", [run_id])
             say("linking records into people")
             for step in REFRESH_STEPS:
                 run_sql(con, f"refresh/{step}")
@@ -157,10 +184,15 @@ def refresh(
             say("evaluating criteria")
             run_sql(con, "refresh/50_criteria.sql")
             run_sql(con, "refresh/60_cohort.sql")
+            say("attaching cases and measuring results")
+            run_sql(con, "refresh/70_attachment.sql")
+            run_sql(con, "refresh/80_results.sql")
+            say("building the claim batch")
+            batch_id = build_batch(con, period, rb, run_id)
             con.execute("INSERT INTO refresh_run VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
                         [run_id, period, rb.name, rb.version, rb.sha256, config.sha256 or None, started])
-            con.execute("UPDATE cohort SET run_id = ? WHERE identified_period = ? AND run_id = ''", [run_id, period])
             summary = build_summary(con, period, rb, loads, link_stats, fam_stats)
+            summary.update(claims_summary(con, period, batch_id))
             con.execute("UPDATE refresh_run SET finished_at = ?, summary = ? WHERE run_id = ?",
                         [datetime.now(timezone.utc).replace(tzinfo=None), json.dumps(summary), run_id])
             staged = None
@@ -205,4 +237,19 @@ def build_summary(con, period, rb, loads, link_stats, fam_stats) -> dict:
         "no_longer_meeting": not_meeting,
         "newly_not_meeting": sorted(set(not_meeting) - prev_not_meeting - set(new_ids)),
         "meeting_again": sorted(prev_not_meeting - set(not_meeting)),
+    }
+
+
+def claims_summary(con, period: str, batch_id: str | None) -> dict:
+    items = con.execute("""
+        SELECT claim_type, count(*), sum(amount) FROM claim_item WHERE batch_id = ? GROUP BY 1 ORDER BY 1""",
+        [batch_id]).fetchall() if batch_id else []
+    return {
+        "attached": con.execute("SELECT count(*) FROM attachment WHERE period_attached <= ?", [period]).fetchone()[0],
+        "newly_attached": con.execute("SELECT count(*) FROM attachment WHERE period_attached = ?", [period]).fetchone()[0],
+        "cases_reported": dict(con.execute(
+            "SELECT issue, count(*) FROM case_report WHERE period = ? GROUP BY 1 ORDER BY 1", [period]).fetchall()),
+        "batch_id": batch_id,
+        "claims": {t: {"items": n, "amount": float(a)} for t, n, a in items},
+        "claims_total": float(sum(a for _, _, a in items)) if items else 0.0,
     }
