@@ -18,6 +18,7 @@ from .config import Config, load_config
 from .errors import InputErrors, InputFileError, RefreshOrderError
 from .claims import build_batch
 from .families import assign_families
+from .graph import components
 from .ingest import ParsedFile, discover, parse_file
 from .ingest.load import load_parsed
 from .linkage import link_people
@@ -149,6 +150,7 @@ def refresh(
     config_path: Path | None = None,
     report: Reporter | None = None,
 ) -> RefreshResult:
+    """Read the delivery (no store access), then apply it to the store in one transaction."""
     say = report or (lambda _msg: None)
     cal.parse_period(period)
     rb = load_rulebook(rulebook)
@@ -157,6 +159,23 @@ def refresh(
     if extracts is not None:
         say(f"reading delivery {extracts}")
         parsed = read_delivery(Path(extracts), config)
+    return apply_delivery(period, parsed, db, out, rb, config, origin=str(extracts) if extracts else None, report=say)
+
+
+def apply_delivery(
+    period: str,
+    parsed: list[ParsedFile],
+    db: Path,
+    out: Path | None,
+    rb: Rulebook,
+    config: Config,
+    origin: str | None = None,
+    report: Reporter | None = None,
+) -> RefreshResult:
+    """The single-writer half of a refresh: load, link, form families, evaluate, attach, measure,
+    build the claim batch and stage the outputs, all in one transaction."""
+    say = report or (lambda _msg: None)
+    cal.parse_period(period)
     run_id = f"{period}-{uuid.uuid4().hex[:8]}"
     started = datetime.now(timezone.utc).replace(tzinfo=None)
     con = connect(db)
@@ -165,14 +184,13 @@ def refresh(
             migrate(con)
             check_order(con, period)
             say("loading extracts")
-            loads = load_parsed(con, parsed, period, origin=str(extracts) if extracts else None)
+            loads = load_parsed(con, parsed, period, origin=origin)
             clear_period(con, period)
             r = set_rule_variables(con, period, rb, config)
             con.execute("SET VARIABLE run_id = ?", [run_id])
             say("linking records into people")
             for step in REFRESH_STEPS:
                 run_sql(con, f"refresh/{step}")
-            from .graph import components
             components(con, "address_edge", "address_cluster")
             con.execute("""CREATE OR REPLACE TEMP TABLE address_node AS
                 SELECT node, 'H' || left(md5(label), 12) AS address_id FROM address_cluster""")
