@@ -15,7 +15,7 @@ import duckdb
 
 from . import calendar as cal
 from .config import Config, load_config
-from .errors import InputErrors, InputFileError, RefreshOrderError
+from .errors import InputErrors, InputFileError, PbrError, RefreshOrderError
 from .claims import build_batch
 from .families import assign_families
 from .graph import components
@@ -117,6 +117,13 @@ def run_sql(con: duckdb.DuckDBPyConnection, relative: str) -> None:
         con.execute(stmt)
 
 
+def check_period(period: str) -> None:
+    try:
+        cal.parse_period(period)
+    except ValueError as e:
+        raise PbrError(str(e)) from None
+
+
 def check_order(con: duckdb.DuckDBPyConnection, period: str) -> None:
     latest = con.execute("SELECT max(period) FROM refresh_run WHERE finished_at IS NOT NULL").fetchone()[0]
     if latest is not None and period < latest:
@@ -152,7 +159,7 @@ def refresh(
 ) -> RefreshResult:
     """Read the delivery (no store access), then apply it to the store in one transaction."""
     say = report or (lambda _msg: None)
-    cal.parse_period(period)
+    check_period(period)
     rb = load_rulebook(rulebook)
     config = load_config(config_path)
     parsed: list[ParsedFile] = []
@@ -175,7 +182,7 @@ def apply_delivery(
     """The single-writer half of a refresh: load, link, form families, evaluate, attach, measure,
     build the claim batch and stage the outputs, all in one transaction."""
     say = report or (lambda _msg: None)
-    cal.parse_period(period)
+    check_period(period)
     run_id = f"{period}-{uuid.uuid4().hex[:8]}"
     started = datetime.now(timezone.utc).replace(tzinfo=None)
     con = connect(db)
