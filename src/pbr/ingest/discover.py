@@ -84,7 +84,13 @@ def read_text_frame(f: DeliveryFile) -> pl.DataFrame:
     else:
         df = _read_parquet(f)
         first_line = 1
-    return df.with_row_index(LINE_COL, offset=first_line).with_columns(pl.col(LINE_COL).cast(pl.Int64))
+    df = df.with_row_index(LINE_COL, offset=first_line).with_columns(pl.col(LINE_COL).cast(pl.Int64))
+    # Blank lines and empty sheet rows hold nothing: drop them once numbered, so every other row
+    # keeps the line it came from.
+    cells = [pl.col(c).cast(pl.String).str.strip_chars() for c in df.columns if c != LINE_COL]
+    if cells:
+        df = df.filter(~pl.all_horizontal([c.is_null() | (c == "") for c in cells]))
+    return df
 
 
 def _read_csv(f: DeliveryFile) -> pl.DataFrame:
@@ -99,28 +105,36 @@ def _read_csv(f: DeliveryFile) -> pl.DataFrame:
     if not text.strip():
         raise InputFileError(f.name, "is empty")
     try:
-        return pl.read_csv(io.BytesIO(data), infer_schema=False, quote_char='"', raise_if_empty=True)
+        df = pl.read_csv(io.BytesIO(data), infer_schema=False, quote_char='"', raise_if_empty=True)
     except Exception:
         # polars' message may quote the offending row (personal data): find the line ourselves.
-        raise InputFileError(f.name, _csv_problem(text)) from None
+        raise InputFileError(f.name, _csv_problem(text) or "cannot be read as CSV") from None
+    # polars pads a row with too few fields with nulls: a short row is as malformed as a long one.
+    problem = _csv_problem(text, strict=False)
+    if problem:
+        raise InputFileError(f.name, problem)
+    return df
 
 
-def _csv_problem(text: str) -> str:
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+def _csv_problem(text: str, strict: bool = True) -> str | None:
+    """The first row whose field count differs from the header's (blank lines aside), or None."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=strict)
     try:
         header = next(reader)
         for row in reader:
-            if len(row) != len(header):
+            if row and len(row) != len(header):
                 return (f"line {reader.line_num}: {len(row)} fields where the header has {len(header)} "
                         "(a separator or quote inside a field?)")
     except csv.Error:
         return f"line {reader.line_num}: malformed CSV (unbalanced quotes?)"
-    return "cannot be read as CSV"
+    return None
 
 
 def _read_xlsx(f: DeliveryFile) -> pl.DataFrame:
     try:
-        return pl.read_excel(io.BytesIO(f.data), sheet_id=1, infer_schema_length=0, raise_if_empty=True)
+        # Empty rows are kept (and dropped after numbering) so line numbers are the sheet's rows.
+        return pl.read_excel(io.BytesIO(f.data), sheet_id=1, infer_schema_length=0, raise_if_empty=True,
+                             drop_empty_rows=False)
     except Exception:
         raise InputFileError(f.name, "cannot be read as an Excel workbook (.xlsx), or its first sheet has no data") from None
 

@@ -36,16 +36,20 @@ class ParsedFile:
 def normalise_headers(f: DeliveryFile, df: pl.DataFrame, mapping: dict[str, str], src: Source) -> pl.DataFrame:
     renamed: dict[str, str] = {}
     seen: dict[str, str] = {}
-    for original in df.columns:
-        if original == LINE_COL:
-            continue
-        key = original.strip().lower()
-        key = mapping.get(key, key)
+    known = set(src.column_names)
+    headers = [c for c in df.columns if c != LINE_COL]
+    keys = [mapping.get(c.strip().lower(), c.strip().lower()) for c in headers]
+    if not any(k in known for k in keys):
+        # Most likely the header row is missing and these "headers" are a row of data (personal
+        # data): say so without quoting them.
+        raise InputFileError(
+            f.name, "none of its column headers is a contract column: is the header row missing, or do the "
+            f"headers need column_mappings in the configuration? (contract columns: {', '.join(src.column_names)})")
+    for original, key in zip(headers, keys):
         if key in seen:
             raise InputFileError(f.name, f"two columns map to '{key}' (headers '{seen[key]}' and '{original}')")
         seen[key] = original
         renamed[original] = key
-    known = set(src.column_names)
     unknown = [k for k in renamed.values() if k not in known]
     missing = [c for c in src.required if c not in seen]
     problems = []
