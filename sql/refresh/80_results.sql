@@ -133,7 +133,7 @@ SELECT f.family_id, f.case_ref, f.a_date, f.measurable, f.edu_at_entry,
                 CASE WHEN c.off_out * 100 <= getvariable('res_off_max_pct') * c.off_base THEN 'pass' ELSE 'fail' END
             WHEN c.off_out > 0 THEN 'fail' ELSE 'neutral' END AS offending_leg,
        CASE WHEN f.edu_at_entry THEN
-                CASE WHEN ed.terms_since_a < getvariable('edu_terms') THEN 'pending'
+                CASE WHEN ed.terms_since_a < getvariable('res_edu_terms') THEN 'pending'
                      WHEN ed.failing = 0 THEN 'pass' ELSE 'fail' END
             WHEN ed.failing > 0 THEN 'fail' ELSE 'neutral' END AS education_leg
 FROM res_family f

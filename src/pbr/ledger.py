@@ -53,6 +53,9 @@ def audit(con: duckdb.DuckDBPyConnection, batch_id: str, approve: list[str], rej
     both = set(approve) & set(reject)
     if both:
         raise LedgerError(f"claim(s) both approved and rejected: {', '.join(sorted(both))}")
+    repeated = sorted({c for c in approve + reject if (approve + reject).count(c) > 1})
+    if repeated:
+        raise LedgerError(f"claim(s) given more than once: {', '.join(repeated)}")
     if reject and not (note and note.strip()):
         raise LedgerError("a rejection needs a --note saying why")
     items = dict(con.execute("SELECT claim_id, decision FROM claim_item WHERE batch_id = ?", [batch_id]).fetchall())

@@ -78,6 +78,7 @@ def set_rule_variables(con: duckdb.DuckDBPyConnection, period: str, rb: Rulebook
         "rulebook_version": rb.version,
         "edu_terms": int(ident["education"]["terms"]),
         "res_window_months": int(rb.get("results.window_months")),
+        "res_edu_terms": int(rb.get("results.education.terms")),
         "res_min_months": int(rb.get("results.min_months_after_attachment")),
         "res_asb_types": list(rb.get("results.asb.event_types")),
         "res_asb_max_pct": float(rb.get("results.asb.max_pct_of_baseline")),
