@@ -7,11 +7,11 @@ CREATE OR REPLACE TEMP MACRO std_name(s) AS
     nullif(regexp_replace(upper(strip_accents(coalesce(s, ''))), '[^A-Z]', '', 'g'), '');
 
 -- Postcodes: upper case, one space before the inward code ("s651ab" -> "S65 1AB").
-CREATE OR REPLACE TEMP MACRO std_postcode(s) AS (
-    WITH p AS (SELECT regexp_replace(upper(coalesce(s, '')), '[^A-Z0-9]', '', 'g') AS v)
-    SELECT CASE WHEN length(v) >= 5 THEN left(v, length(v) - 3) || ' ' || right(v, 3)
-                WHEN length(v) > 0 THEN v END FROM p
-);
+-- (No subquery here: a macro with one becomes a correlated subquery per row.)
+CREATE OR REPLACE TEMP MACRO pc_compact(s) AS regexp_replace(upper(coalesce(s, '')), '[^A-Z0-9]', '', 'g');
+CREATE OR REPLACE TEMP MACRO std_postcode(s) AS
+    CASE WHEN length(pc_compact(s)) >= 5 THEN left(pc_compact(s), length(pc_compact(s)) - 3) || ' ' || right(pc_compact(s), 3)
+         WHEN length(pc_compact(s)) > 0 THEN pc_compact(s) END;
 
 -- Addresses: upper case, punctuation to spaces, common street-type abbreviations expanded.
 CREATE OR REPLACE TEMP MACRO std_address(s) AS nullif(trim(regexp_replace(

@@ -24,13 +24,17 @@ WITH rows AS (
     SELECT 'interventions', person_ref, attached_date, delivery_period, extract_id, line_no, address, postcode, dob
     FROM cur_interventions
 )
+, keyed AS (
+    SELECT *, 'A:' || coalesce(std_address(address), '') || '|' || coalesce(std_postcode(postcode), '') AS address_node
+    FROM rows
+)
 SELECT x.person_id, r.source, r.source_key, r.record_date, r.delivery_period, r.extract_id, r.line_no, r.dob,
        a.address_id,
        CASE r.source WHEN 'interventions' THEN 0 WHEN 'benefits' THEN 1 WHEN 'employment' THEN 2
                      WHEN 'attendance' THEN 3 ELSE 4 END AS source_rank
-FROM rows r
+FROM keyed r
 JOIN person_xwalk x ON x.source = r.source AND x.source_key = r.source_key
-JOIN address_node a ON a.node = 'A:' || coalesce(std_address(r.address), '') || '|' || coalesce(std_postcode(r.postcode), '');
+JOIN address_node a ON a.node = r.address_node;
 
 -- One date of birth per person: the one most of their current records give (latest on a tie).
 CREATE OR REPLACE TEMP TABLE person_dob AS
@@ -46,8 +50,8 @@ CREATE OR REPLACE TEMP TABLE address_postcode AS
 SELECT address_id, pc
 FROM (
     SELECT a.address_id, o.pc, count(*) AS n
-    FROM identity_obs o
-    JOIN address_node a ON a.node = 'A:' || coalesce(o.addr, '') || '|' || coalesce(o.pc, '')
+    FROM (SELECT pc, 'A:' || coalesce(addr, '') || '|' || coalesce(pc, '') AS node FROM identity_obs) o
+    JOIN address_node a USING (node)
     WHERE o.pc IS NOT NULL
     GROUP BY ALL
 )
