@@ -69,13 +69,14 @@ def test_flow_outputs_equal_cli_outputs_and_artifacts_hold_no_personal_data(tmp_
 
     import anyio
 
-    async def artifacts():
+    async def artifacts_and_logs():
         async with get_client() as client:
-            return await client.read_artifacts()
-    arts = anyio.run(artifacts)
+            return await client.read_artifacts(), await client.read_logs()
+    arts, logs = anyio.run(artifacts_and_logs)
     keys = {a.key for a in arts}
     assert "pbr-refresh-2026-01" in keys and "pbr-refresh-2026-01-files" in keys
-    text = " ".join(str(a.data) for a in arts)
+    assert any("refresh 2026-01" in log.message for log in logs)
+    text = " ".join(str(a.data) for a in arts) + " ".join(log.message for log in logs)
     for secret in ("Quennell", "Harriet", "Ollie", "QQ123456C", "A100000000001", "1984-02-03", "Mill Lane", "S66 2CD"):
         assert secret not in text
 
