@@ -100,3 +100,20 @@ def test_flow_rejects_a_malformed_period(prefect_harness, tmp_path):
 
     with pytest.raises(ParameterTypeError):
         monthly_refresh(extracts=str(tmp_path), period="2026-13")
+
+
+def test_multi_authority_flow_runs_one_child_refresh_per_authority(tmp_path, prefect_harness):
+    from flows.monthly_refresh import multi_authority_refresh
+
+    a = _delivery(tmp_path / "north" / "in")
+    b = _delivery(tmp_path / "south" / "in")
+    (b / "asb.csv").unlink()  # south has no ASB delivery this month: crime/ASB not met, so no cohort
+    authorities = [
+        {"name": "north", "extracts": str(a), "db": str(tmp_path / "north.duckdb"), "out": str(tmp_path / "north-out")},
+        {"name": "south", "extracts": str(b), "db": str(tmp_path / "south.duckdb"), "out": str(tmp_path / "south-out")},
+    ]
+    states = multi_authority_refresh(authorities=authorities, period="2026-01")
+    assert states == {"north": "completed", "south": "completed"}
+    north = (tmp_path / "north-out" / "2026-01" / "cohort.csv").read_text().splitlines()
+    south = (tmp_path / "south-out" / "2026-01" / "cohort.csv").read_text().splitlines()
+    assert len(north) == 2 and len(south) == 1
