@@ -43,6 +43,10 @@ def next_period(period: str) -> str:
 
 
 def periods_between(start: str, end: str) -> list[str]:
+    """Every period from start to end inclusive."""
+    parse_period(start), parse_period(end)
+    if start > end:
+        raise ValueError(f"period {start} is after {end}")
     out = [start]
     while out[-1] < end:
         out.append(next_period(out[-1]))

@@ -4,8 +4,9 @@
     summary = generate(families=2000, seed=1, start="2013-04", end="2016-03", out=Path("scratch/gen"))
 
 writes out/deliveries/YYYY-MM/*.csv (the contract format) and out/truth/{people.csv, cohort.csv,
-manifest.json}. The cohort truth comes from `reference.py`, a plain reading of rules.md applied to
-the delivered rows, never from what the simulation meant to happen."""
+claims.csv, manifest.json}. The cohort truth comes from `reference.py`, a plain reading of rules.md
+applied to the delivered rows, never from what the simulation meant to happen; the claims truth
+(every item approved at audit) from `reference_claims.py`, built on it."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from .deliveries import DeliveryWriter, Schedule, record_spans
 from .linkage import check_linkable, prune_unlinkable
 from .noise import Presenter
 from .reference import Reference, reference_cohort
+from .reference_claims import ReferenceClaims, ReferenceState
 from .world import simulate
 
 GENERATOR_VERSION = "1"
@@ -65,19 +67,25 @@ def _generate(families: int, seed: int, start: str, end: str, out: Path, messy: 
     ref = Reference(writer.dobs, {dw.id: dw.postcode for dw in world.dwellings}, rb)
 
     cohort_rows: list[dict] = []
+    claims_ref, claim_rows = ReferenceClaims(rb), []
     cohort, new, meeting, fams = {}, {}, {}, {}
-    for i, period in enumerate(periods):
-        rows, areas = writer.write(i)
-        ref.deliver(period, rows, areas)
-        now = ref.refresh(period)
-        cohort_rows.extend(now)
-        cohort[period] = len(now)
-        new[period] = sum(r["identified_period"] == period for r in now)
-        meeting[period] = sum(r["still_meets_criteria"] for r in now)
-        fams[period] = len(ref.families)
+    try:
+        for i, period in enumerate(periods):
+            rows, areas = writer.write(i)
+            ref.deliver(period, rows, areas)
+            now = ref.refresh(period)
+            cohort_rows.extend(now)
+            claim_rows.extend(claims_ref.refresh(period, now, ReferenceState(ref)))
+            cohort[period] = len(now)
+            new[period] = sum(r["identified_period"] == period for r in now)
+            meeting[period] = sum(r["still_meets_criteria"] for r in now)
+            fams[period] = len(ref.families)
+    finally:
+        writer.close()
 
     truth.write_people(out / "truth", writer.people_keys)
     truth.write_cohort(out / "truth", cohort_rows)
+    truth.write_claims(out / "truth", claim_rows)
     entered = [r for r in cohort_rows if r["period"] == periods[-1]]
     summary = {
         "people": len(writer.ids),
@@ -85,10 +93,12 @@ def _generate(families: int, seed: int, start: str, end: str, out: Path, messy: 
         "rows": dict(sorted(writer.rows_written.items())),
         "records_dropped_unlinkable": dropped,
         "families": fams,
+        "family_ids": ref.family_ids,
         "cohort": cohort,
         "new_to_cohort": new,
         "still_meeting": meeting,
         "routes": dict(sorted(Counter(r["route"] for r in entered).items())),
+        "claims": dict(sorted(Counter(r["claim_type"] for r in claim_rows).items())),
     }
     truth.write_manifest(out / "truth", {
         "generator_version": GENERATOR_VERSION,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
@@ -144,6 +145,25 @@ class DeliveryWriter:
         self._objs: dict[str, list[Row | None]] = {s: [None] * (2 * len(recs)) for s, recs in self.records.items()}
         self.rows_written: Counter[str] = Counter()
         self.headers = {s: ",".join(sources()[s].column_names) for s in (*SOURCES, "areas")}
+        # Files are saved by a background thread while the next rows are worked out (the disk
+        # writes release the GIL); flush() waits for them.
+        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pbr-generate-io")
+        self._saving: list[Future] = []
+
+    def _save(self, path: Path, text: str) -> None:
+        self._saving.append(self._io.submit(path.write_text, text, encoding="utf-8"))
+
+    def flush(self) -> None:
+        """Wait until every file written so far is on disk (raising any error saving it)."""
+        saving, self._saving = self._saving, []
+        for f in saving:
+            f.result()
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            self._io.shutdown()
 
     def true_id(self, p) -> str:
         tid = self.ids.get(p.id)
@@ -154,7 +174,9 @@ class DeliveryWriter:
 
     def write(self, i: int) -> tuple[dict[str, list[Row]], list[str]]:
         """Write delivery i; return its rows as the reference reads them (per source, in file
-        order, so the reference's own line numbering matches the files), and its areas."""
+        order, so the reference's own line numbering matches the files), and its areas. The
+        files may still be being saved when this returns: flush() (or close()) waits."""
+        self.flush()  # one delivery in flight at most
         period, R = self.schedule.periods[i], self.schedule.R[i]
         out = self.folder / period
         out.mkdir(parents=True, exist_ok=True)
@@ -186,10 +208,10 @@ class DeliveryWriter:
             ref_rows[s] = [objs[v] for v in versions]
             self.rows_written[s] += len(keep)
             text = "".join([lines[v] for v in versions])
-            (out / f"{s}.csv").write_text(self.headers[s] + "\n" + text, encoding="utf-8")
+            self._save(out / f"{s}.csv", self.headers[s] + "\n" + text)
         areas = self._areas(period)
         body = [self.headers["areas"]] + [f"{_q(a)},{_q(n)}" for a, n in areas]
-        (out / "areas.csv").write_text("\n".join(body) + "\n", encoding="utf-8")
+        self._save(out / "areas.csv", "\n".join(body) + "\n")
         self.rows_written["areas"] += len(areas)
         return ref_rows, [a for a, _ in areas]
 

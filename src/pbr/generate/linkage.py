@@ -45,17 +45,19 @@ def prune_unlinkable(world: World, schedule: Schedule, spans: dict[int, tuple[in
     different systems would be two people to any deterministic linker; rather than bend the
     rules, such a fragment (rare) is removed from the world, keeping the largest part.
     spans: each record's run of deliveries by id(record), when already worked out."""
+    # Only someone who has lived at two postcodes can fall apart.
+    movers = {p.id for p in world.people if len({dw.postcode for _, dw in p.homes}) > 1}
     by_person: dict[int, list[tuple[str, object, tuple[int, int]]]] = {}
     for s in SOURCES:
         for rec in getattr(world, s):
+            if rec.person.id not in movers:
+                continue
             span = spans[id(rec)] if spans is not None else schedule.span(s, rec)
             if span is not None:
                 by_person.setdefault(rec.person.id, []).append((s, rec, span))
     dropped: set[int] = set()
     for pid, recs in by_person.items():
         p = world.people[pid]
-        if len({dw.postcode for _, dw in p.homes}) < 2:
-            continue
         postcode_at: dict[int, str] = {}
         uf = _UnionFind()
         for s, _, (first, last) in recs:

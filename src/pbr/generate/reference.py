@@ -5,13 +5,16 @@ shares nothing with the pipeline but the rulebook and the calendar helpers. It r
 rows annotated with the truth (which person each row belongs to and which dwelling its address
 is), so it never has to link records.
 
-Deliveries repeat most rows month after month, and the generator's run to millions of rows, so
-three devices keep it fast; the tests check each against a plain rescan:
+Deliveries repeat most rows month after month and the generator's run to millions of rows, so
+the state is kept from one refresh to the next rather than rebuilt (the tests check the fast
+paths against plain rescans):
 - a delivery's rows go into the current state in bulk; only rows that are new or changed (a
   different row object for the natural key) go through the per-person bookkeeping;
 - each person keeps the (record date, source order) of their most recent record and the keys
-  holding it, so the household at R only has to break ties by delivery and line;
-- the education test is reused while the last three terms and the person's rows are unchanged.
+  holding it, so the household at R only has to break ties by delivery and line, and only
+  people whose rows changed (or whose record date may move with R) are placed again;
+- the crime and work tests look only at the rows that could meet them, and the education test
+  is reused while the last three terms and the person's rows are unchanged.
 
 Use:
     ref = Reference(dobs={"P1": date(...)}, postcodes={"D1": "S65 1AB"})
@@ -135,8 +138,8 @@ class _Person:
         self.adult_from = adult_from
         self.version = 0  # changes whenever the content of a row changes, not when it is repeated
         self.edu: tuple | None = None  # (terms, version, result) of the last education test
-        # Keys of rows that could ever meet the crime test, and of out-of-work benefit spells: a
-        # family that could not meet two criteria whatever R is needs no closer look.
+        # Keys of the rows that could meet the crime test, and of out-of-work benefit spells:
+        # most people have none, and their tests are then over at once.
         self.could_offend: set[int] = set()
         self.claims: set[int] = set()
 
@@ -280,7 +283,6 @@ class Reference:
                     self._changed(rows[k], keys[k], (dates[k], rank), m[5])
                     if m[4] > R:  # (a row seen before was checked then, at an earlier R)
                         m[5].volatile = True  # its record date may still change with R
-                        self._touched.add(rows[k].person)
             if areas is not None:
                 self._areas = {normalise_area(a) for a in areas if a and a.strip()}
 
@@ -305,7 +307,7 @@ class Reference:
         p.version += 1
         d = row.data
         if source == "asb":
-            if d.event_type in self.asb_interventions or (d.event_type in self.offences and d.event_date < p.adult_from):
+            if self.could_offend(d, p):
                 p.could_offend.add(key)
             else:
                 p.could_offend.discard(key)
@@ -376,15 +378,14 @@ class Reference:
                 return entries[k][4].dwelling
         return max(entries[k] for k in p.top_keys)[4].dwelling
 
+    def could_offend(self, a: Asb, p: _Person) -> bool:
+        """An ASB intervention, or a proven offence committed under 18: meets the crime test
+        while its date is in the 12 months up to R. (Plain incidents never do.)"""
+        return a.event_type in self.asb_interventions or (a.event_type in self.offences and a.event_date < p.adult_from)
+
     def crime_asb(self, p: _Person, at: _At) -> bool:
-        for a in self._data(p, "asb"):
-            if not (at.window_start < a.event_date <= at.R):
-                continue
-            if a.event_type in self.asb_interventions:
-                return True
-            if a.event_type in self.offences and a.event_date < p.adult_from:
-                return True
-        return False
+        entries = self._entries
+        return any(at.window_start < entries[k][4].data.event_date <= at.R for k in p.could_offend)
 
     def education(self, p: _Person, at: _At) -> bool:
         # Only the last 3 terms matter, and they change three times a year: reuse the answer
@@ -417,9 +418,11 @@ class Reference:
         return s.start <= R and (s.end is None or s.end >= R)
 
     def work(self, p: _Person, at: _At) -> bool:
+        """An adult with an out-of-work benefit spell (p.claims) covering R."""
         if at.R < p.adult_from:
             return False
-        return any(s.kind in self.out_of_work and self.covers(s, at.R) for s in self._data(p, "benefits"))
+        entries = self._entries
+        return any(self.covers(entries[k][4].data, at.R) for k in p.claims)
 
     def benefit_cap(self, p: _Person, at: _At) -> bool:
         return any(s.cap and self.covers(s, at.R) for s in self._data(p, "benefits"))
@@ -433,21 +436,22 @@ class Reference:
         return self._assess([self._people[m] for m in members if m in self._people], dwelling, at, full)
 
     def _assess(self, people: list[_Person], dwelling: Hashable, at: _At, full: bool) -> dict:
-        # Run for every family every month: plain loops rather than any() over generators.
+        # Run for every family every month: the cheap tests first, plain loops, early exits
+        # (education alone never qualifies a family).
         crime = education = work = False
         for p in people:
-            if p.keys["asb"] and self.crime_asb(p, at):
+            if p.could_offend and self.crime_asb(p, at):
                 crime = True
                 break
         for p in people:
-            if p.keys["attendance"] and self.education(p, at):
-                education = True
+            if p.claims and self.work(p, at):
+                work = True
                 break
-        if not full and not crime and not education:
+        if not full and not crime and not work:
             return _NOT_IN_COHORT
         for p in people:
-            if p.keys["benefits"] and self.work(p, at):
-                work = True
+            if p.keys["attendance"] and self.education(p, at):
+                education = True
                 break
         met = crime + education + work
         if not full and met < 2:
@@ -544,16 +548,7 @@ class Reference:
 
         qualifies: dict[int, bool] = {}
         for fid, fam in ids.items():
-            members = self._dwellings[families[fam]][2]
-            crime = education = work = False
-            for p in members:
-                crime = crime or bool(p.could_offend)
-                education = education or bool(p.keys["attendance"])
-                work = work or (bool(p.claims) and R >= p.adult_from)
-            if crime + education + work < 2:
-                qualifies[fid] = False  # cannot meet two criteria, whatever the windows hold
-                continue
-            a = self._assess(members, families[fam], at, full=False)
+            a = self._assess(self._dwellings[families[fam]][2], families[fam], at, full=False)
             qualifies[fid] = a["route"] is not None
             if a["route"] is not None and fid not in self._cohort:
                 self._cohort[fid] = {"identified_period": period, **a}
@@ -574,6 +569,11 @@ class Reference:
                 "members": self._sorted_members[fid],
             })
         return out
+
+    @property
+    def family_ids(self) -> int:
+        """How many family ids have been given out so far."""
+        return self._families
 
     @property
     def households(self) -> dict[Hashable, list[str]]:

@@ -1,4 +1,4 @@
-"""The truth files: who each delivered source key is, and the cohort of every period."""
+"""The truth files: who each delivered source key is, the cohort and the claims of every period."""
 
 from __future__ import annotations
 
@@ -29,6 +29,18 @@ def write_cohort(folder: Path, rows: list[dict]) -> None:
             w.writerow([r["period"], r["family_ref"], r["identified_period"], r["route"], _flag(r["crime_asb"]),
                         _flag(r["education"]), _flag(r["work"]), _flag(r["local_discretion"]),
                         _flag(r["still_meets_criteria"]), ";".join(r["members"])])
+
+
+CLAIMS_COLUMNS = ["period", "case_ref", "claim_type", "amount", "members"]
+
+
+def write_claims(folder: Path, rows: list[dict]) -> None:
+    """One row per newly claimable item (every item approved at audit), members as in cohort.csv."""
+    with open(folder / "claims.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(CLAIMS_COLUMNS)
+        for r in rows:
+            w.writerow([r["period"], r["case_ref"], r["claim_type"], f"{r['amount']:.2f}", ";".join(r["members"])])
 
 
 def write_manifest(folder: Path, manifest: dict) -> None:

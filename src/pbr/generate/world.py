@@ -199,6 +199,7 @@ class Simulation:
         self._listed_streets = [i for i, st in enumerate(self._streets)
                                 if st[2].split()[0] in listed or st[2] in listed or any(u in listed for u in st[3])]
         self._claims: dict[int, list[SpellRec]] = {}  # person id -> benefit spells, for leaving for work
+        self._troubled: list[Household] = []
         self._used_numbers: set[tuple[int, int, int | None]] = set()
         self._schools = self._make_schools()
 
@@ -420,6 +421,8 @@ class Simulation:
         hh = self.settle(adults, children, arrival, listed=roll < TROUBLED and rng.random() < 0.35)
         self.life_events(hh)
         self.troubles(hh, roll)
+        if roll < TROUBLED:
+            self._troubled.append(hh)
 
     def adult_household(self) -> None:
         rng = self.rng
@@ -546,7 +549,7 @@ class Simulation:
         if len(hh.children) >= 3 and roll < TROUBLED and rng.random() < 0.5:
             self.capped(hh, e0, e1)
         if attached is not None:
-            self.attach(hh, attached, e1, improving)
+            self.attach(hh, attached)
 
     def older_members(self, hh: Household, d: date, min_age: int = 10) -> list[Person]:
         return [p for p in hh.members_at(d) if d >= (p.aged_10 if min_age == 10 else add_years(p.dob, min_age))]
@@ -581,7 +584,8 @@ class Simulation:
             pool = self.older_members(hh, d)
             if pool:
                 # Now and then one incident names two members: counted once per family.
-                who = self.rng.sample(pool, 2) if len(pool) > 1 and self.rng.random() < 0.25 else [self.rng.choice(pool)]
+                pair = len(pool) > 1 and self.rng.random() < 0.25
+                who = self.rng.sample(pool, 2) if pair else [self.rng.choice(pool)]
                 self.event(who, d, "asb_incident", self.rng.choice(["police", "council", "housing"]))
 
     def crime_near_miss(self, hh: Household, e0: date, e1: date) -> None:
@@ -715,13 +719,16 @@ class Simulation:
                        self.maybe_end(e1), "other", cap=True)
 
     # ---- after a case is attached -------------------------------------------------------
-    def attach(self, hh: Household, attached: date, e1: date, improving: bool) -> None:
+    def attach(self, hh: Household, attached: date) -> None:
+        """A case from A, then outcomes to measure: ASB down by varied amounts (a 60% cut
+        exactly, now and then), adults leaving benefit for jobs of varied length."""
         rng = self.rng
         members = hh.members_at(attached)
-        if rng.random() < 0.05:
-            # A case that also names a child of another family (a cousin staying over, say).
-            other = self.households[rng.randrange(len(self.households))]
-            if other is not hh and other.children and other.children[-1].is_child(attached):
+        if self._troubled and rng.random() < 0.08:
+            # A case that also names a child of another troubled family (a cousin staying over,
+            # say): its members span two families, perhaps two in the cohort.
+            other = self._troubled[rng.randrange(len(self._troubled))]
+            if other.children and other.children[-1].is_child(attached):
                 members = members + [other.children[-1]]
         closed = attached + timedelta(days=rng.randint(150, 560)) if rng.random() < 0.6 else None
         self.case(members, attached, self.maybe_end(closed) if closed else None)
@@ -771,6 +778,8 @@ class Simulation:
         rng = self.rng
         random = rng.random
         dob_ay = p.dob.year if p.dob.month >= 9 else p.dob.year - 1
+        if not self.terms or dob_ay + 4 > self._term_years[-1] or dob_ay + 15 < self._term_years[0]:
+            return  # never of school age while the world runs
         settled = len(p.homes) == 1
         schools: dict[int, str] = {}
         for t, start_year in zip(self.terms, self._term_years):
