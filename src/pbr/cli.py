@@ -116,10 +116,10 @@ def print_summary(s: dict, out_dir: Path | None) -> None:
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--from", "start", required=True, help="First delivery period, YYYY-MM.")
 @click.option("--to", "end", required=True, help="Last delivery period, YYYY-MM.")
-@click.option("--out", type=click.Path(path_type=Path), required=True,
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
               help="Folder for deliveries/YYYY-MM/ and truth/.")
 @click.option("--messy", is_flag=True, help="Add the identity noise real sources have.")
-def generate(families, seed, start, end, out, messy):
+def generate(families, seed, start, end, out_dir, messy):
     """Generate a synthetic local authority as monthly deliveries, with its ground truth."""
     from . import calendar as cal
     from .generate import generate as gen
@@ -131,9 +131,9 @@ def generate(families, seed, start, end, out, messy):
     if end < start:
         raise click.BadParameter("--to is before --from")
     with err.status("generating"):
-        summary = gen(families=families, seed=seed, start=start, end=end, out=out, messy=messy)
-    out.print(f"wrote {len(cal.periods_between(start, end))} monthly deliveries to {out / 'deliveries'} "
-              f"and the ground truth to {out / 'truth'}", highlight=False)
+        summary = gen(families=families, seed=seed, start=start, end=end, out=out_dir, messy=messy)
+    out.print(f"wrote {len(cal.periods_between(start, end))} monthly deliveries to {out_dir / 'deliveries'} "
+              f"and the ground truth to {out_dir / 'truth'}", highlight=False)
     if isinstance(summary, dict):
         for k, v in summary.items():
             if not isinstance(v, (dict, list)):
