@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from .errors import PbrError
 
@@ -82,6 +83,11 @@ def print_summary(s: dict, out_dir: Path | None) -> None:
     for f in s["files"]:
         note = " (already loaded)" if f["already_loaded"] else ""
         t.add_row(f"{f['file_name']}{note}", f"{f['rows_loaded']} loaded, {f['rows_quarantined']} quarantined")
+        for why in f.get("quarantined_by", []):  # why rows were lost (validation)
+            t.add_row(Text(f"  {why['column']}: {why['reason']} [{why['expectation']}]"), f"{why['rows']} rows")
+        for why in f.get("warnings", []):
+            t.add_row(Text(f"  warning, kept: {why['column']}: {why['reason']} [{why['expectation']}]"),
+                      f"{why['rows']} rows")
     t.add_row("people linked", str(s["people"]))
     t.add_row("families at R", str(s["families"]))
     t.add_row("cohort families", str(s["cohort"]))
@@ -109,6 +115,56 @@ def print_summary(s: dict, out_dir: Path | None) -> None:
                   + (" …" if len(s["newly_not_meeting"]) > 20 else ""), highlight=False)
     if out_dir:
         out.print(f"outputs: {out_dir}", highlight=False)
+
+
+@main.command()
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--period", default=None,
+              help="Delivery period YYYY-MM: dates are checked against its last day (default: the folder's "
+                   "name when it is one, else today).")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+              help="Local configuration YAML (column mappings; validation.max_row_drop_share).")
+@click.option("--db", type=click.Path(path_type=Path), default=None,
+              help="Also compare row counts with the previous deliveries in this store (opened read-only).")
+@click.option("--all", "show_all", is_flag=True, help="List every quarantined row (default: the first 50 per file).")
+def validate(folder, period, config_path, db, show_all):
+    """Check a delivery without loading anything: the refresh's messages; exit 2 when a file fails."""
+    from .config import load_config
+    from .refresh import check_period
+    from .validation.delivery import validate_delivery
+    if period:
+        check_period(period)
+    with err.status("validating"):
+        check = validate_delivery(folder, period, load_config(config_path), db)
+    print_validation(check, None if show_all else 50)
+    if check.errors:
+        sys.exit(2)
+
+
+def print_validation(check, limit: int | None) -> None:
+    """Per file: rows read, rows that would load or be quarantined (line, column, reason, check) and
+    warnings; then one message per file failure. Line numbers and counts only, never values."""
+    say = lambda msg: out.print(msg, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
+    bound = f"period {check.period}" if check.period else "no period given"
+    say(f"pbr validate {check.folder} ({bound}: dates checked against {check.period_end})")
+    for p in check.parsed:
+        n_bad = p.rejects.get_column("line_no").n_unique() if p.rejects.height else 0
+        state = f"{p.rows_read - n_bad} would load, {n_bad} quarantined" if n_bad else "all would load"
+        say(f"{p.file.name} ({p.source}): {p.rows_read} rows, {state}")
+        rows = p.rejects.select("line_no", "column_name", "reason", "expectation").rows()
+        for line, column, reason, expectation in rows[:limit]:
+            say(f"  line {line}, column '{column}': {reason} [{expectation}]")
+        if limit is not None and len(rows) > limit:
+            say(f"  … {len(rows) - limit} more (--all lists every one)")
+        for o in p.validation.warnings if p.validation else []:
+            lines = ", ".join(str(n) for n in o.lines[:20]) + (" …" if len(o.lines) > 20 else "")
+            say(f"  warning, rows kept: column '{o.column}': {o.description} [{o.expectation}]: "
+                f"{o.unexpected_count} rows (lines {lines})")
+    for e in check.errors:
+        err.print(Text("error: ", style="bold red") + Text(str(e)), highlight=False, soft_wrap=True)
+    if check.errors:
+        err.print(f"{len(check.errors)} file problem(s): a refresh would stop before writing anything",
+                  highlight=False)
 
 
 @main.command()

@@ -9,6 +9,9 @@ Example (docs/config.example.yaml):
     local_discretion:           # which local filters are on (override the rulebook's defaults)
       areas: true
       benefit_cap: false
+    validation:
+      max_row_drop_share: 0.5   # a file with over 50% fewer rows than the source's previous delivery stops the refresh
+      row_drop_min_rows: 100    # ... when that previous delivery had at least this many rows
 """
 
 from __future__ import annotations
@@ -23,12 +26,27 @@ import yaml
 from .errors import ConfigError
 
 
+# A delivery whose row count fell by more than this share against the previous delivery of its
+# source is a file failure (a truncated export, the wrong filter): 0.5 = half the rows gone. Only
+# when that previous delivery had at least DEFAULT_ROW_DROP_MIN_ROWS rows: a share of a handful of
+# rows is noise (a small source delivering 5 rows after 21 is not a truncated export).
+DEFAULT_MAX_ROW_DROP_SHARE = 0.5
+DEFAULT_ROW_DROP_MIN_ROWS = 100
+
+
+@dataclass(frozen=True)
+class ValidationConfig:
+    max_row_drop_share: float = DEFAULT_MAX_ROW_DROP_SHARE  # 1 turns the check off
+    row_drop_min_rows: int = DEFAULT_ROW_DROP_MIN_ROWS
+
+
 @dataclass(frozen=True)
 class Config:
     authority: str = "Local authority"
     column_mappings: dict[str, dict[str, str]] = field(default_factory=dict)
     local_discretion: dict[str, bool] = field(default_factory=dict)
     sha256: str = ""
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
 
     def filters(self, rulebook_defaults: dict[str, bool]) -> dict[str, bool]:
         out = {k: bool(v) for k, v in rulebook_defaults.items()}
@@ -52,7 +70,7 @@ def load_config(path: str | Path | None) -> Config:
         raise ConfigError(f"config {p} is not valid YAML: {e}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"config {p} must be a mapping")
-    unknown = set(data) - {"authority", "column_mappings", "local_discretion"}
+    unknown = set(data) - {"authority", "column_mappings", "local_discretion", "validation"}
     if unknown:
         raise ConfigError(f"config {p}: unknown settings {sorted(unknown)}")
     mappings: dict[str, dict[str, str]] = {}
@@ -66,4 +84,25 @@ def load_config(path: str | Path | None) -> Config:
         column_mappings=mappings,
         local_discretion={str(k): bool(v) for k, v in ld.items()},
         sha256=hashlib.sha256(raw).hexdigest(),
+        validation=_validation(p, data.get("validation")),
     )
+
+
+def _validation(p: Path, data: Any) -> ValidationConfig:
+    if data is None:
+        return ValidationConfig()
+    if not isinstance(data, dict):
+        raise ConfigError(f"config {p}: validation must be a mapping")
+    unknown = set(data) - {"max_row_drop_share", "row_drop_min_rows"}
+    if unknown:
+        raise ConfigError(f"config {p}: unknown validation settings {sorted(unknown)} "
+                          "(known: max_row_drop_share, row_drop_min_rows)")
+    share = data.get("max_row_drop_share", DEFAULT_MAX_ROW_DROP_SHARE)
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
+        raise ConfigError(f"config {p}: validation.max_row_drop_share must be a number from 0 to 1 "
+                          "(the largest share of rows a delivery may lose against the previous one; 1 turns the check off)")
+    min_rows = data.get("row_drop_min_rows", DEFAULT_ROW_DROP_MIN_ROWS)
+    if isinstance(min_rows, bool) or not isinstance(min_rows, int) or min_rows < 0:
+        raise ConfigError(f"config {p}: validation.row_drop_min_rows must be a whole number, 0 or more "
+                          "(the row-count check applies when the previous delivery had at least this many rows)")
+    return ValidationConfig(max_row_drop_share=float(share), row_drop_min_rows=min_rows)

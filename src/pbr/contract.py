@@ -21,7 +21,7 @@ class Column:
     max_column: str | None = None
     min_column: str | None = None
     pattern: str | None = None
-    case: str = "lower"
+    case: str | None = None  # "upper" or "lower": how the text is normalised
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ def link_people(con: duckdb.DuckDBPyConnection, period: str) -> dict[str, int]:
         "SELECT coalesce(max(CAST(substr(person_id, 2) AS BIGINT)), 0) + 1 FROM person_xwalk").fetchone()[0]
     result = assign_stable_ids(clusters, overlaps, prefix=PERSON_PREFIX, width=PERSON_WIDTH, next_number=next_number)
     con.execute("CREATE OR REPLACE TEMP TABLE cluster_person (cluster VARCHAR, person_id VARCHAR)")
-    con.executemany("INSERT INTO cluster_person VALUES (?, ?)", list(result.ids.items()))
+    if result.ids:  # a store with no records yet has no clusters
+        con.executemany("INSERT INTO cluster_person VALUES (?, ?)", list(result.ids.items()))
     changed = con.execute("""
         SELECT count(*) FROM person_xwalk x JOIN key_cluster k USING (source, source_key)
         JOIN cluster_person c USING (cluster) WHERE x.person_id <> c.person_id""").fetchone()[0]

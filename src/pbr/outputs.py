@@ -70,8 +70,9 @@ def write_outputs(con: duckdb.DuckDBPyConnection, period: str, out: Path, rb: Ru
     os.chmod(staging, 0o700)
     write_csv(staging / "cohort.csv", COHORT_COLUMNS, cohort_rows(con, period))
     write_csv(staging / "family_members.csv", MEMBER_COLUMNS, member_rows(con, period))
+    # The reason names the check that failed: "not a valid UK postcode [expect_column_values_to_match_regex]".
     write_csv(staging / "quarantine.csv", QUARANTINE_COLUMNS, con.execute("""
-        SELECT q.file_name, q.line_no, q.column_name, q.reason
+        SELECT q.file_name, q.line_no, q.column_name, q.reason || coalesce(' [' || q.expectation || ']', '')
         FROM quarantine q JOIN extract_file e USING (extract_id)
         WHERE e.delivery_period = ? AND e.replaced_by IS NULL
         ORDER BY q.extract_id, q.line_no, q.column_name""", [period]).fetchall())
@@ -84,11 +85,22 @@ def write_outputs(con: duckdb.DuckDBPyConnection, period: str, out: Path, rb: Ru
         WHERE c.identified_period <= ?
         ORDER BY c.family_id, v.criterion, v.person_id, v.record_date, v.line_no""", [period]).fetchall())
     write_claim_outputs(con, period, staging, write_csv)
+    write_validation_report(con, staging / "validation", period, run_id)
     summary = con.execute("SELECT summary FROM refresh_run WHERE run_id = ?", [run_id]).fetchone()[0]
     doc = {"run_id": run_id, **json.loads(summary)}
     (staging / "summary.json").write_text(json.dumps(doc, indent=2, default=str) + "\n", encoding="utf-8")
     os.chmod(staging / "summary.json", 0o600)
     return StagedOutput(staging, out / period)
+
+
+def write_validation_report(con: duckdb.DuckDBPyConnection, folder: Path, period: str, run_id: str) -> Path:
+    """OUT/YYYY-MM/validation/index.html (self-contained) and results.json, from the stored results."""
+    from datetime import datetime, timezone
+
+    from .validation.report import write_report
+    from .validation.store import stored_results
+    generated = datetime.now(timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds")
+    return write_report(folder, period, run_id, stored_results(con, run_id), generated)
 
 
 def cohort_rows(con: duckdb.DuckDBPyConnection, period: str):

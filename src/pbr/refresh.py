@@ -21,6 +21,8 @@ from .families import assign_families
 from .graph import components
 from .ingest import ParsedFile, discover, parse_file
 from .ingest.load import load_parsed
+from .ingest.parse import for_period
+from .validation.store import check_row_counts, record_results
 from .linkage import link_people
 from .outputs import write_outputs
 from .rulebook import Rulebook, load_rulebook
@@ -42,14 +44,14 @@ class RefreshResult:
     summary: dict = field(default_factory=dict)
 
 
-def read_delivery(folder: Path, config: Config) -> list[ParsedFile]:
-    """Read and validate every file of a delivery; file errors are gathered and raised together
-    before anything touches the store."""
+def read_delivery(folder: Path, config: Config, period: str | None = None) -> list[ParsedFile]:
+    """Read and validate every file of a delivery (its Great Expectations suite, dates bounded by the
+    period's end); file errors are gathered and raised together before anything touches the store."""
     files = discover(folder)
     parsed, errors = [], []
     for f in files:
         try:
-            parsed.append(parse_file(f, config.column_mappings.get(f.source)))
+            parsed.append(parse_file(f, config.column_mappings.get(f.source), period))
         except InputFileError as e:
             errors.append(e)
     if errors:
@@ -166,7 +168,7 @@ def refresh(
     parsed: list[ParsedFile] = []
     if extracts is not None:
         say(f"reading delivery {extracts}")
-        parsed = read_delivery(Path(extracts), config)
+        parsed = read_delivery(Path(extracts), config, period)
     return apply_delivery(period, parsed, db, out, rb, config, origin=str(extracts) if extracts else None, report=say)
 
 
@@ -184,6 +186,7 @@ def apply_delivery(
     build the claim batch and stage the outputs, all in one transaction."""
     say = report or (lambda _msg: None)
     check_period(period)
+    parsed = [for_period(p, period) for p in parsed]
     run_id = f"{period}-{uuid.uuid4().hex[:8]}"
     started = datetime.now(timezone.utc).replace(tzinfo=None)
     con = connect(db)
@@ -191,8 +194,10 @@ def apply_delivery(
         with transaction(con):
             migrate(con)
             check_order(con, period)
+            check_row_counts(con, parsed, period, config.validation)
             say("loading extracts")
             loads = load_parsed(con, parsed, period, origin=origin)
+            record_results(con, run_id, period, loads, parsed)
             clear_period(con, period)
             r = set_rule_variables(con, period, rb, config)
             con.execute("SET VARIABLE run_id = ?", [run_id])

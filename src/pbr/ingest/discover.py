@@ -15,6 +15,9 @@ from ..errors import InputErrors, InputFileError
 
 FORMATS = {".csv": "csv", ".xlsx": "xlsx", ".parquet": "parquet"}
 LINE_COL = "__line"
+# No contract value comes near this: a longer cell is a swallowed file (an unclosed quote), binary
+# data or the wrong file, and stops the run rather than quarantining a row.
+MAX_CELL_CHARS = 10_000
 
 
 @dataclass
@@ -85,6 +88,7 @@ def read_text_frame(f: DeliveryFile) -> pl.DataFrame:
         df = _read_parquet(f)
         first_line = 1
     df = df.with_row_index(LINE_COL, offset=first_line).with_columns(pl.col(LINE_COL).cast(pl.Int64))
+    _check_cell_sizes(f, df)
     # Blank lines and empty sheet rows hold nothing: drop them once numbered, so every other row
     # keeps the line it came from.
     cells = [pl.col(c).cast(pl.String).str.strip_chars() for c in df.columns if c != LINE_COL]
@@ -93,15 +97,49 @@ def read_text_frame(f: DeliveryFile) -> pl.DataFrame:
     return df
 
 
+def _check_cell_sizes(f: DeliveryFile, df: pl.DataFrame) -> None:
+    cols = [c for c in df.columns if c != LINE_COL]
+    if not cols:
+        return
+    lengths = df.select(pl.col(LINE_COL), *[pl.col(c).cast(pl.String).str.len_chars().alias(c) for c in cols])
+    longest = lengths.select(pl.max_horizontal(cols)).to_series().max()
+    if longest is None or longest <= MAX_CELL_CHARS:
+        return
+    for row in lengths.filter(pl.max_horizontal(cols) > MAX_CELL_CHARS).head(1).iter_rows(named=True):
+        column = next(c for c in cols if (row[c] or 0) > MAX_CELL_CHARS)
+        raise InputFileError(
+            f.name, f"a cell of {row[column]:,} characters, more than the {MAX_CELL_CHARS:,} any contract value needs "
+            "(an unclosed quote swallowing later lines, or not an extract?)", line=row[LINE_COL], column=column.strip())
+
+
+def sheet_hint(f: DeliveryFile) -> str:
+    """For a workbook whose first sheet holds no rows: which other sheet does (pbr reads the first
+    sheet only). Sheet names only, never cell values."""
+    if f.format != "xlsx":
+        return ""
+    try:
+        sheets = pl.read_excel(io.BytesIO(f.data), sheet_id=0, has_header=False, infer_schema_length=0,
+                               raise_if_empty=False)
+    except Exception:
+        return ""
+    names = list(sheets)
+    with_rows = [n for n in names[1:] if sheets[n].height > 0]
+    if not with_rows:
+        return ""
+    return (f" (sheet '{with_rows[0]}' has rows: pbr reads only the first sheet, '{names[0]}'; "
+            "move the data to the first sheet)")
+
+
 def _read_csv(f: DeliveryFile) -> pl.DataFrame:
     data = f.data[3:] if f.data.startswith(b"\xef\xbb\xbf") else f.data
+    if b"\x00" in data:
+        raise InputFileError(f.name, "contains binary data (NUL bytes): not a CSV text file (a spreadsheet or "
+                             "archive saved with a .csv name?)")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
         raise InputFileError(f.name, "is not UTF-8 text (save it as CSV UTF-8)", line=line) from None
-    if "\x00" in text:
-        raise InputFileError(f.name, "contains NUL bytes: not a CSV text file")
     if not text.strip():
         raise InputFileError(f.name, "is empty")
     try:
@@ -118,6 +156,9 @@ def _read_csv(f: DeliveryFile) -> pl.DataFrame:
 
 def _csv_problem(text: str, strict: bool = True) -> str | None:
     """The first row whose field count differs from the header's (blank lines aside), or None."""
+    # The csv module's default field limit (128 KiB) would call a long cell malformed CSV: the
+    # cell-size check names it properly once read.
+    csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
     reader = csv.reader(io.StringIO(text, newline=""), strict=strict)
     try:
         header = next(reader)
@@ -136,6 +177,9 @@ def _read_xlsx(f: DeliveryFile) -> pl.DataFrame:
         return pl.read_excel(io.BytesIO(f.data), sheet_id=1, infer_schema_length=0, raise_if_empty=True,
                              drop_empty_rows=False)
     except Exception:
+        hint = sheet_hint(f)
+        if hint:
+            raise InputFileError(f.name, "its first sheet is empty" + hint) from None
         raise InputFileError(f.name, "cannot be read as an Excel workbook (.xlsx), or its first sheet has no data") from None
 
 

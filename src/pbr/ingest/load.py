@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
 import duckdb
@@ -20,6 +20,10 @@ class LoadResult:
     rows_loaded: int
     rows_quarantined: int
     already_loaded: bool
+    # Why rows were lost: [{column, reason, expectation, rows}]; and checks that failed without
+    # losing rows (severity warning): [{column, reason, expectation, rows}]. Counts only.
+    quarantined_by: list[dict] = field(default_factory=list)
+    warnings: list[dict] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -35,7 +39,8 @@ def load_parsed(con: duckdb.DuckDBPyConnection, parsed: list[ParsedFile], period
             [f.source, f.sha256]).fetchone()
         if known:
             # The same bytes delivered again: recognised by hash, nothing loads twice.
-            results.append(LoadResult(f.source, f.name, known[0], f.sha256, known[1], known[2], known[3], True))
+            results.append(LoadResult(f.source, f.name, known[0], f.sha256, known[1], known[2], known[3], True,
+                                      _stored_rejections(con, known[0]), _warnings(p)))
             continue
         extract_id = con.execute("SELECT coalesce(max(extract_id), 0) + 1 FROM extract_file").fetchone()[0]
         # A different file for a source already delivered this period is a correction: it replaces
@@ -56,8 +61,25 @@ def load_parsed(con: duckdb.DuckDBPyConnection, parsed: list[ParsedFile], period
         if p.rejects.height:
             con.register("_load_rejects", p.rejects)
             con.execute(f"""
-                INSERT INTO quarantine
-                SELECT {extract_id}, ?, line_no, column_name, reason, raw_row FROM _load_rejects""", [f.name])
+                INSERT INTO quarantine (extract_id, file_name, line_no, column_name, reason, raw_row, expectation)
+                SELECT {extract_id}, ?, line_no, column_name, reason, raw_row, expectation FROM _load_rejects""", [f.name])
             con.unregister("_load_rejects")
-        results.append(LoadResult(f.source, f.name, extract_id, f.sha256, p.rows_read, rows.height, rejected_lines, False))
+        results.append(LoadResult(f.source, f.name, extract_id, f.sha256, p.rows_read, rows.height, rejected_lines, False,
+                                  p.rejections(), _warnings(p)))
     return results
+
+
+def _warnings(p: ParsedFile) -> list[dict]:
+    v = p.validation
+    if v is None:
+        return []
+    return [{"column": o.column, "reason": o.description, "expectation": o.expectation, "rows": o.unexpected_count}
+            for o in v.warnings]
+
+
+def _stored_rejections(con: duckdb.DuckDBPyConnection, extract_id: int) -> list[dict]:
+    rows = con.execute("""
+        SELECT column_name, regexp_replace(reason, ': first delivered at line [0-9]+$', '') AS r, expectation,
+               count(DISTINCT line_no), min(line_no)
+        FROM quarantine WHERE extract_id = ? GROUP BY 1, 2, 3 ORDER BY 5, 1""", [extract_id]).fetchall()
+    return [{"column": c, "reason": r, "expectation": e, "rows": n} for c, r, e, n, _ in rows]

@@ -1,19 +1,25 @@
-"""Type and validate one delivered file against the contract, row by row, in polars.
+"""Type one delivered file against the contract in polars, then validate it with its source's
+Great Expectations suite (pbr.validation).
 
 A file that cannot be read, or lacks contract columns, is a file error (the refresh stops). A row
-with a bad value is rejected whole into the quarantine with its line, column and a reason that
-never quotes the value (it may be personal data)."""
+with a bad value is rejected whole into the quarantine with its line, column, the expectation that
+failed and a reason that never quotes the value (it may be personal data)."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from ..contract import Column, Source, sources
 from ..errors import InputFileError
-from .discover import LINE_COL, DeliveryFile, read_text_frame
+from ..validation.suites import PARSE_EXPECTATIONS, PARSE_REASONS
+from .discover import LINE_COL, DeliveryFile, read_text_frame, sheet_hint
+
+if TYPE_CHECKING:
+    from ..validation import FileValidation
 
 TRUE = ["y", "yes", "true", "1"]
 FALSE = ["n", "no", "false", "0"]
@@ -22,15 +28,40 @@ _UK = r"^\d{1,2}/\d{1,2}/\d{4}$"
 
 
 @dataclass
+class TypedFile:
+    """Every delivered row: its text (contract names) and its typed values (null where a value did
+    not parse), with the parse failures found."""
+
+    file: DeliveryFile
+    text: pl.DataFrame
+    typed: pl.DataFrame
+    parse_failures: pl.DataFrame  # __line, column_name, reason, expectation
+
+
+@dataclass
 class ParsedFile:
     file: DeliveryFile
     rows: pl.DataFrame  # typed contract columns + line_no
-    rejects: pl.DataFrame  # line_no, column_name, reason, raw_row (JSON of the delivered text)
+    rejects: pl.DataFrame  # line_no, column_name, reason, expectation, raw_row (JSON of the delivered text)
     rows_read: int
+    validation: FileValidation | None = None  # per-check counts and line numbers, never values
+    period: str | None = None  # the delivery period the validation was bound to (None: today)
+    typed_file: TypedFile | None = field(default=None, repr=False)
 
     @property
     def source(self) -> str:
         return self.file.source
+
+    def rejections(self) -> list[dict]:
+        """Rows lost, by column and reason: [{column, reason, expectation, rows}] (the duplicate-key
+        reason without its 'first delivered at line N')."""
+        if not self.rejects.height:
+            return []
+        g = (self.rejects.with_columns(pl.col("reason").str.replace(r": first delivered at line \d+$", ""))
+             .group_by("column_name", "reason", "expectation")
+             .agg(pl.col("line_no").n_unique().alias("rows"), pl.col("line_no").min().alias("first"))
+             .sort("first", "column_name"))
+        return [{"column": c, "reason": r, "expectation": e, "rows": n} for c, r, e, n, _ in g.iter_rows()]
 
 
 def normalise_headers(f: DeliveryFile, df: pl.DataFrame, mapping: dict[str, str], src: Source) -> pl.DataFrame:
@@ -54,7 +85,7 @@ def normalise_headers(f: DeliveryFile, df: pl.DataFrame, mapping: dict[str, str]
     missing = [c for c in src.required if c not in seen]
     problems = []
     if missing:
-        problems.append(f"missing required column(s) {', '.join(missing)}")
+        problems.append(f"missing required column(s) {', '.join(missing)}" + _other_source_hint(f, keys, src))
     if unknown:
         problems.append(
             f"unexpected column(s) {', '.join(unknown)}: map them in the configuration's column_mappings "
@@ -64,6 +95,14 @@ def normalise_headers(f: DeliveryFile, df: pl.DataFrame, mapping: dict[str, str]
     df = df.rename(renamed)
     absent = [c for c in src.column_names if c not in df.columns]
     return df.with_columns([pl.lit(None, pl.String).alias(c) for c in absent])
+
+
+def _other_source_hint(f: DeliveryFile, keys: list[str], src: Source) -> str:
+    """A file whose columns are another source's: most likely misnamed."""
+    for other in sources().values():
+        if other.name != src.name and set(other.required) <= set(keys) and set(keys) <= set(other.column_names):
+            return f" (its columns are those of the '{other.name}' source: is it misnamed, should it be {other.name}{f.path.suffix}?)"
+    return ""
 
 
 def _clean_text(name: str) -> pl.Expr:
@@ -94,89 +133,67 @@ def _parse_bool(name: str) -> pl.Expr:
 
 
 def _typed(col: Column) -> tuple[pl.Expr, pl.Expr]:
-    """(typed value, reason it failed or null) for one contract column over cleaned text."""
+    """(typed value, parse failure reason or null) for one contract column over cleaned text. The
+    contract's other rules (required, value lists, forms, ranges, keys) are the suite's."""
     raw = pl.col(col.name)
     present = raw.is_not_null()
-    if col.type == "date":
-        val = _parse_date(col.name)
-        bad = present & val.is_null()
-        reason = pl.when(bad).then(pl.lit("not a valid date (expected YYYY-MM-DD or DD/MM/YYYY)"))
-    elif col.type == "integer":
-        val = _parse_int(col.name)
-        bad = present & val.is_null()
-        reason = pl.when(bad).then(pl.lit("not a whole number"))
-        if col.min is not None:
-            reason = reason.when(val < col.min).then(pl.lit(f"must be at least {col.min}"))
-    elif col.type == "boolean":
-        val = _parse_bool(col.name)
-        bad = present & val.is_null()
-        reason = pl.when(bad).then(pl.lit("not a yes/no value (expected Y/N, true/false or 1/0)"))
+    if col.type in PARSE_EXPECTATIONS:
+        val = {"date": _parse_date, "integer": _parse_int, "boolean": _parse_bool}[col.type](col.name)
+        reason = pl.when(present & val.is_null()).then(pl.lit(PARSE_REASONS[col.type]))
     else:
-        val = raw.str.to_uppercase() if col.case == "upper" else raw
-        if col.values is not None:
-            val = raw.str.to_uppercase() if col.case == "upper" else raw.str.to_lowercase()
-            allowed = list(col.values)
-            reason = pl.when(present & ~val.is_in(allowed)).then(pl.lit(f"not one of: {', '.join(allowed)}"))
-        elif col.pattern is not None:
-            reason = pl.when(present & ~raw.str.contains(col.pattern)).then(pl.lit("not in the expected form"))
+        # Codes compare in lower case (`JSA` is jsa); sex and ids like UPNs in upper case.
+        if col.case == "upper":
+            val = raw.str.to_uppercase()
+        elif col.case == "lower" or col.values is not None:
+            val = raw.str.to_lowercase()
         else:
-            reason = pl.when(pl.lit(False)).then(pl.lit(""))
-    if col.required:
-        reason = pl.when(~present).then(pl.lit("required value is missing")).otherwise(reason)
+            val = raw
+        reason = pl.lit(None, pl.String)
     if col.default is not None:
         val = pl.when(present).then(val).otherwise(pl.lit(col.default))
     return val.alias(col.name), reason.alias(col.name)
 
 
-def parse_file(f: DeliveryFile, mapping: dict[str, str] | None = None) -> ParsedFile:
+def type_file(f: DeliveryFile, mapping: dict[str, str] | None = None) -> TypedFile:
+    """Read the file and type every contract column (polars). File errors raise InputFileError."""
     src = sources()[f.source]
     text = read_text_frame(f)
     text = normalise_headers(f, text, mapping or {}, src)
     if text.height == 0:
-        raise InputFileError(f.name, "has a header but no rows")
+        raise InputFileError(f.name, "has a header but no rows" + sheet_hint(f))
     text = text.with_columns([_clean_text(c) for c in src.column_names])
     pairs = [_typed(c) for c in src.columns]
-    typed = text.select([pl.col(LINE_COL)] + [v for v, _ in pairs])
-    reasons = text.select([pl.col(LINE_COL)] + [r for _, r in pairs])
-
-    # Cross-column rules on the typed values.
-    cross = []
-    for c in src.columns:
-        if c.max_column:
-            cross.append(pl.when(pl.col(c.name) > pl.col(c.max_column))
-                         .then(pl.lit(f"greater than {c.max_column}")).alias(c.name))
-        if c.min_column:
-            cross.append(pl.when(pl.col(c.name) < pl.col(c.min_column))
-                         .then(pl.lit(f"before {c.min_column}")).alias(c.name))
-    if cross:
-        extra = typed.select([pl.col(LINE_COL)] + cross)
-        reasons = reasons.with_columns(
-            [pl.coalesce(pl.col(name), extra[name]).alias(name) for name in extra.columns if name != LINE_COL])
-
-    long = (
-        reasons.unpivot(index=LINE_COL, variable_name="column_name", value_name="reason")
+    typed = _with_person_key(text.select([pl.col(LINE_COL)] + [v for v, _ in pairs]), src)
+    expectation = {c.name: PARSE_EXPECTATIONS[c.type] for c in src.columns if c.type in PARSE_EXPECTATIONS}
+    failures = (
+        text.select([pl.col(LINE_COL)] + [r for _, r in pairs])
+        .unpivot(index=LINE_COL, variable_name="column_name", value_name="reason")
         .filter(pl.col("reason").is_not_null())
+        .with_columns(pl.col("column_name").replace_strict(expectation, default=None, return_dtype=pl.String)
+                      .alias("expectation"))
     )
-    typed = _with_person_key(typed, src)
-    bad_lines = long.get_column(LINE_COL).unique()
-    good = typed.filter(~pl.col(LINE_COL).is_in(bad_lines.implode()))
+    return TypedFile(f, text, typed, failures)
 
-    # A natural key twice in one file: the first row stands, later ones are rejected.
-    key = list(src.natural_key)
-    dup = good.with_columns(pl.col(LINE_COL).min().over(key).alias("__first")).filter(pl.col(LINE_COL) != pl.col("__first"))
-    if dup.height:
-        long = pl.concat([long, dup.select(
-            pl.col(LINE_COL),
-            pl.lit(",".join(c for c in key if c != "person_key") or "key").alias("column_name"),
-            pl.format("duplicate natural key: first delivered at line {}", pl.col("__first")).alias("reason"),
-        )])
-        good = good.filter(~pl.col(LINE_COL).is_in(dup.get_column(LINE_COL).implode()))
 
-    rejects = long.sort(LINE_COL, "column_name")
+def parse_file(f: DeliveryFile, mapping: dict[str, str] | None = None, period: str | None = None) -> ParsedFile:
+    """Type the file, validate it against its suite for the delivery period (None: dates are
+    checked against today), and split its rows into those that load and the quarantine."""
+    return validate_typed(type_file(f, mapping), period)
+
+
+def validate_typed(t: TypedFile, period: str | None) -> ParsedFile:
+    from ..validation import validate_file
+
+    f = t.file
+    failures, result = validate_file(f.source, f.name, f.sha256, t.typed, t.parse_failures, period)
+    bad = failures.get_column(LINE_COL).unique().implode()
+    good = t.typed.filter(~pl.col(LINE_COL).is_in(bad))
+    rejects = failures.drop("seq")
     if rejects.height:
-        raw_rows = text.filter(pl.col(LINE_COL).is_in(rejects.get_column(LINE_COL).unique().implode()))
+        raw_rows = t.text.filter(pl.col(LINE_COL).is_in(bad))
         raw_json = raw_rows.select(
-            pl.col(LINE_COL), pl.struct([c for c in text.columns if c != LINE_COL]).struct.json_encode().alias("raw_row"))
+            pl.col(LINE_COL),
+            pl.struct([c for c in t.text.columns if c != LINE_COL]).struct.json_encode().alias("raw_row"))
         rejects = rejects.join(raw_json, on=LINE_COL, how="left")
     else:
         rejects = rejects.with_columns(pl.lit(None, pl.String).alias("raw_row"))
@@ -184,8 +201,19 @@ def parse_file(f: DeliveryFile, mapping: dict[str, str] | None = None) -> Parsed
         file=f,
         rows=good.rename({LINE_COL: "line_no"}),
         rejects=rejects.rename({LINE_COL: "line_no"}),
-        rows_read=text.height,
+        rows_read=t.text.height,
+        validation=result,
+        period=period,
+        typed_file=t,
     )
+
+
+def for_period(p: ParsedFile, period: str) -> ParsedFile:
+    """The parsed file validated for this delivery period (files parsed without one, e.g. by the
+    Prefect flow's read tasks, are validated again here: the period bounds dob and event dates)."""
+    if p.period == period or p.typed_file is None:
+        return p
+    return validate_typed(p.typed_file, period)
 
 
 def _with_person_key(df: pl.DataFrame, src: Source) -> pl.DataFrame:
