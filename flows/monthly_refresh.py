@@ -19,6 +19,7 @@ from typing import Annotated
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, StringConstraints
 
 from pbr import calendar as cal
@@ -37,19 +38,25 @@ def previous_period(today: date | None = None) -> str:
     return f"{d.year:04d}-{d.month:02d}"
 
 
-@task(name="read-delivery-file", retries=2, retry_delay_seconds=5,
+@task(name="read-delivery-file", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE, persist_result=False,
       retry_condition_fn=lambda task, run, state: isinstance(state.result(raise_on_failure=False), OSError))
 def read_file(f, mapping: dict[str, str] | None):
     return parse_file(f, mapping)
 
 
-@task(name="apply-to-store", retries=3, retry_delay_seconds=20,
+def _as_task(name: str, fn, run) -> None:
+    # Each store step is its own task run, observable in Prefect, but all run in this thread
+    # inside the one transaction (DuckDB: one writer), so they are never cached or retried alone.
+    task(fn, name=f"refresh-{name}", cache_policy=NO_CACHE, persist_result=False)(run)
+
+
+@task(name="apply-to-store", retries=3, retry_delay_seconds=20, cache_policy=NO_CACHE, persist_result=False,
       retry_condition_fn=lambda task, run, state: isinstance(state.result(raise_on_failure=False), StoreBusy))
 def apply_to_store(period: str, parsed: list, db: str, out: str, rulebook: str | None, config_path: str | None,
                    origin: str | None) -> dict:
     logger = get_run_logger()
     result = apply_delivery(period, parsed, Path(db), Path(out), load_rulebook(rulebook), load_config(config_path),
-                            origin=origin, report=logger.info)
+                            origin=origin, report=logger.info, step_runner=_as_task)
     return {"run_id": result.run_id, "out_dir": str(result.out_dir) if result.out_dir else None, **result.summary}
 
 

@@ -71,8 +71,12 @@ def test_flow_outputs_equal_cli_outputs_and_artifacts_hold_no_personal_data(tmp_
 
     async def artifacts_and_logs():
         async with get_client() as client:
-            return await client.read_artifacts(), await client.read_logs()
-    arts, logs = anyio.run(artifacts_and_logs)
+            return await client.read_artifacts(), await client.read_logs(), await client.read_task_runs()
+    arts, logs, task_runs = anyio.run(artifacts_and_logs)
+    names = {t.name.rsplit("-", 1)[0] for t in task_runs}
+    for step in ("read-delivery-file", "apply-to-store", "refresh-load", "refresh-link", "refresh-families",
+                 "refresh-cohort", "refresh-outcomes", "refresh-claims", "refresh-outputs"):
+        assert step in names, (step, sorted(names))
     keys = {a.key for a in arts}
     assert "pbr-refresh-2026-01" in keys and "pbr-refresh-2026-01-files" in keys
     assert any("refresh 2026-01" in log.message for log in logs)

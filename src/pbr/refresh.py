@@ -172,6 +172,94 @@ def refresh(
     return apply_delivery(period, parsed, db, out, rb, config, origin=str(extracts) if extracts else None, report=say)
 
 
+@dataclass
+class RefreshRun:
+    """What the steps of one refresh share: the open store (inside its transaction) and results."""
+    con: duckdb.DuckDBPyConnection
+    period: str
+    parsed: list[ParsedFile]
+    out: Path | None
+    rb: Rulebook
+    config: Config
+    origin: str | None
+    run_id: str
+    started: datetime
+    say: Reporter
+    stats: dict = field(default_factory=dict)
+    staged: object | None = None
+
+
+def step_load(run: RefreshRun) -> None:
+    con = run.con
+    migrate(con)
+    check_order(con, run.period)
+    check_row_counts(con, run.parsed, run.period, run.config.validation)
+    run.say("loading extracts")
+    run.stats["loads"] = load_parsed(con, run.parsed, run.period, origin=run.origin)
+    record_results(con, run.run_id, run.period, run.stats["loads"], run.parsed)
+    clear_period(con, run.period)
+    set_rule_variables(con, run.period, run.rb, run.config)
+    con.execute("SET VARIABLE run_id = ?", [run.run_id])
+
+
+def step_link(run: RefreshRun) -> None:
+    run.say("linking records into people")
+    for step in REFRESH_STEPS:
+        run_sql(run.con, f"refresh/{step}")
+    components(run.con, "address_edge", "address_cluster")
+    run.con.execute("""CREATE OR REPLACE TEMP TABLE address_node AS
+        SELECT node, 'H' || left(md5(label), 12) AS address_id FROM address_cluster""")
+    run.stats["link"] = link_people(run.con, run.period)
+
+
+def step_families(run: RefreshRun) -> None:
+    run.say("forming households and families")
+    run_sql(run.con, "refresh/30_records.sql")
+    run_sql(run.con, "refresh/40_households.sql")
+    run.stats["families"] = assign_families(run.con, run.period)
+
+
+def step_cohort(run: RefreshRun) -> None:
+    run.say("evaluating criteria")
+    run_sql(run.con, "refresh/50_criteria.sql")
+    run_sql(run.con, "refresh/60_cohort.sql")
+
+
+def step_outcomes(run: RefreshRun) -> None:
+    run.say("attaching cases and measuring results")
+    run_sql(run.con, "refresh/70_attachment.sql")
+    run_sql(run.con, "refresh/80_results.sql")
+
+
+def step_claims(run: RefreshRun) -> None:
+    run.say("building the claim batch")
+    run.stats["batch_id"] = build_batch(run.con, run.period, run.rb, run.run_id)
+
+
+def step_outputs(run: RefreshRun) -> None:
+    con, rb = run.con, run.rb
+    con.execute("INSERT INTO refresh_run VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
+                [run.run_id, run.period, rb.name, rb.version, rb.sha256, run.config.sha256 or None, run.started])
+    summary = build_summary(con, run.period, rb, run.stats["loads"], run.stats["link"], run.stats["families"])
+    summary.update(claims_summary(con, run.period, run.stats["batch_id"]))
+    run.stats["summary"] = summary
+    con.execute("UPDATE refresh_run SET finished_at = ?, summary = ? WHERE run_id = ?",
+                [datetime.now(timezone.utc).replace(tzinfo=None), json.dumps(summary), run.run_id])
+    if run.out is not None:
+        run.say("writing outputs")
+        run.staged = write_outputs(con, run.period, Path(run.out), rb, run.run_id)
+
+
+# The store-changing steps of a refresh, in order. They share one transaction; an orchestrator
+# may wrap each (Prefect runs each as a task) but must run them in order, in one process.
+STEPS: list[tuple[str, Callable[[RefreshRun], None]]] = [
+    ("load", step_load), ("link", step_link), ("families", step_families), ("cohort", step_cohort),
+    ("outcomes", step_outcomes), ("claims", step_claims), ("outputs", step_outputs),
+]
+
+StepRunner = Callable[[str, Callable[[RefreshRun], None], RefreshRun], None]
+
+
 def apply_delivery(
     period: str,
     parsed: list[ParsedFile],
@@ -181,59 +269,25 @@ def apply_delivery(
     config: Config,
     origin: str | None = None,
     report: Reporter | None = None,
+    step_runner: StepRunner | None = None,
 ) -> RefreshResult:
     """The single-writer half of a refresh: load, link, form families, evaluate, attach, measure,
     build the claim batch and stage the outputs, all in one transaction."""
     say = report or (lambda _msg: None)
     check_period(period)
     parsed = [for_period(p, period) for p in parsed]
-    run_id = f"{period}-{uuid.uuid4().hex[:8]}"
-    started = datetime.now(timezone.utc).replace(tzinfo=None)
+    run_step = step_runner or (lambda _name, fn, run: fn(run))
     con = connect(db)
     try:
         with transaction(con):
-            migrate(con)
-            check_order(con, period)
-            check_row_counts(con, parsed, period, config.validation)
-            say("loading extracts")
-            loads = load_parsed(con, parsed, period, origin=origin)
-            record_results(con, run_id, period, loads, parsed)
-            clear_period(con, period)
-            r = set_rule_variables(con, period, rb, config)
-            con.execute("SET VARIABLE run_id = ?", [run_id])
-            say("linking records into people")
-            for step in REFRESH_STEPS:
-                run_sql(con, f"refresh/{step}")
-            components(con, "address_edge", "address_cluster")
-            con.execute("""CREATE OR REPLACE TEMP TABLE address_node AS
-                SELECT node, 'H' || left(md5(label), 12) AS address_id FROM address_cluster""")
-            link_stats = link_people(con, period)
-            say("forming households and families")
-            run_sql(con, "refresh/30_records.sql")
-            run_sql(con, "refresh/40_households.sql")
-            fam_stats = assign_families(con, period)
-            say("evaluating criteria")
-            run_sql(con, "refresh/50_criteria.sql")
-            run_sql(con, "refresh/60_cohort.sql")
-            say("attaching cases and measuring results")
-            run_sql(con, "refresh/70_attachment.sql")
-            run_sql(con, "refresh/80_results.sql")
-            say("building the claim batch")
-            batch_id = build_batch(con, period, rb, run_id)
-            con.execute("INSERT INTO refresh_run VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
-                        [run_id, period, rb.name, rb.version, rb.sha256, config.sha256 or None, started])
-            summary = build_summary(con, period, rb, loads, link_stats, fam_stats)
-            summary.update(claims_summary(con, period, batch_id))
-            con.execute("UPDATE refresh_run SET finished_at = ?, summary = ? WHERE run_id = ?",
-                        [datetime.now(timezone.utc).replace(tzinfo=None), json.dumps(summary), run_id])
-            staged = None
-            if out is not None:
-                say("writing outputs")
-                staged = write_outputs(con, period, Path(out), rb, run_id)
-        out_dir = staged.commit() if staged is not None else None
+            run = RefreshRun(con, period, parsed, out, rb, config, origin, f"{period}-{uuid.uuid4().hex[:8]}",
+                             datetime.now(timezone.utc).replace(tzinfo=None), say)
+            for name, fn in STEPS:
+                run_step(name, fn, run)
+        out_dir = run.staged.commit() if run.staged is not None else None
     finally:
         con.close()
-    return RefreshResult(period, run_id, out_dir, summary)
+    return RefreshResult(period, run.run_id, out_dir, run.stats["summary"])
 
 
 def build_summary(con, period, rb, loads, link_stats, fam_stats) -> dict:
