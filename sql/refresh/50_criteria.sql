@@ -18,20 +18,31 @@ WHERE a.event_date > add_months(getvariable('ref_date'), -getvariable('window_mo
          AND a.event_date < add_months(m.dob, 12 * getvariable('adult_age_years')))
   );
 
--- 2. Education over the last 3 terms at R, per pupil, several schools' rows adding up.
-CREATE OR REPLACE TEMP TABLE pupil_terms AS
-SELECT m.family_id, m.person_id,
+-- 2. Education over the last 3 terms at R, per pupil, several schools' rows adding up. One row
+-- per person with attendance in those terms; the results step (C = R) reads it too.
+CREATE OR REPLACE TEMP TABLE person_education AS
+SELECT x.person_id,
        sum(t.sessions_possible) AS possible,
        sum(t.sessions_unauthorised) AS unauthorised,
        sum(t.fixed_exclusions) AS fixed_exclusions,
        bool_or(t.permanent_exclusion) AS permanent_exclusion,
-       bool_or(lt.term_rank = 1 AND list_contains(getvariable('edu_provisions'), t.provision)) AS latest_term_provision,
-       count(*) AS rows
-FROM family_member m
-JOIN person_xwalk x ON x.person_id = m.person_id AND x.source = 'attendance'
-JOIN cur_attendance t ON t.upn = x.source_key
+       bool_or(lt.term_rank = 1 AND list_contains(getvariable('edu_provisions'), t.provision)) AS latest_term_provision
+FROM person_xwalk x
+JOIN cur_attendance t ON x.source = 'attendance' AND t.upn = x.source_key
 JOIN last_terms lt ON lt.academic_year = t.academic_year AND lt.term = t.term
-GROUP BY ALL;
+GROUP BY x.person_id;
+
+-- The identification test; the results' education leg is this test reversed.
+CREATE OR REPLACE TEMP MACRO fails_education(permanent_exclusion, fixed_exclusions, possible, unauthorised,
+                                             latest_term_provision) AS
+    permanent_exclusion
+    OR fixed_exclusions >= getvariable('edu_fixed_min')
+    OR (possible > 0 AND unauthorised * 100 >= getvariable('edu_unauth_pct') * possible)
+    OR latest_term_provision;
+
+CREATE OR REPLACE TEMP TABLE pupil_terms AS
+SELECT m.family_id, p.*
+FROM family_member m JOIN person_education p USING (person_id);
 
 CREATE OR REPLACE TEMP TABLE ev_education AS
 SELECT family_id, person_id, 'attendance' AS source, NULL::INTEGER AS extract_id, NULL::BIGINT AS line_no,
@@ -46,10 +57,7 @@ SELECT family_id, person_id, 'attendance' AS source, NULL::INTEGER AS extract_id
            CASE WHEN latest_term_provision THEN 'pru/alternative provision/not on roll in the latest term' END
        ) || ' over the last 3 terms' AS detail
 FROM pupil_terms
-WHERE permanent_exclusion
-   OR fixed_exclusions >= getvariable('edu_fixed_min')
-   OR (possible > 0 AND unauthorised * 100 >= getvariable('edu_unauth_pct') * possible)
-   OR latest_term_provision;
+WHERE fails_education(permanent_exclusion, fixed_exclusions, possible, unauthorised, latest_term_provision);
 
 -- 3. Work: an adult with an out-of-work benefit spell covering R.
 CREATE OR REPLACE TEMP TABLE ev_work AS

@@ -44,24 +44,15 @@ GROUP BY f.family_id;
 
 -- Education at C: each pupil member over the last 3 terms at C, the identification test reversed.
 CREATE OR REPLACE TEMP TABLE res_pupil AS
-SELECT m.family_id, m.person_id,
-       sum(t.sessions_possible) AS possible, sum(t.sessions_unauthorised) AS unauthorised,
-       sum(t.fixed_exclusions) AS fixed_exclusions, bool_or(t.permanent_exclusion) AS permanent_exclusion,
-       bool_or(lt.term_rank = 1 AND list_contains(getvariable('edu_provisions'), t.provision)) AS latest_term_provision
-FROM res_member m
-JOIN person_xwalk x ON x.person_id = m.person_id AND x.source = 'attendance'
-JOIN cur_attendance t ON t.upn = x.source_key
-JOIN last_terms lt ON lt.academic_year = t.academic_year AND lt.term = t.term
-GROUP BY ALL;
+SELECT m.family_id, p.*
+FROM res_member m JOIN person_education p USING (person_id);
 
 CREATE OR REPLACE TEMP TABLE res_education AS
 SELECT f.family_id,
        (SELECT count(*) FROM term_end_calendar t WHERE t.term_end > f.a_date AND t.term_end <= getvariable('ref_date')) AS terms_since_a,
        count(p.person_id) AS pupils,
-       count(p.person_id) FILTER (WHERE p.permanent_exclusion
-           OR p.fixed_exclusions >= getvariable('edu_fixed_min')
-           OR (p.possible > 0 AND p.unauthorised * 100 >= getvariable('edu_unauth_pct') * p.possible)
-           OR p.latest_term_provision) AS failing
+       count(p.person_id) FILTER (WHERE fails_education(p.permanent_exclusion, p.fixed_exclusions, p.possible,
+                                                        p.unauthorised, p.latest_term_provision)) AS failing
 FROM res_family f LEFT JOIN res_pupil p USING (family_id)
 GROUP BY f.family_id, f.a_date;
 
