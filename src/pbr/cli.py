@@ -249,6 +249,17 @@ def _actor(by: str | None) -> str:
     return by or os.environ.get("PBR_USER") or getpass.getuser()
 
 
+def _in_ledger_transaction(db: Path, change):
+    """Run one ledger change as the store's single writer, all or nothing."""
+    from .store import connect, transaction
+    con = connect(db)
+    try:
+        with transaction(con):
+            return change(con)
+    finally:
+        con.close()
+
+
 @claims.command("list")
 @_db_option
 def claims_list(db):
@@ -299,14 +310,8 @@ def claims_show(batch, db):
 def claims_audit(batch, approve, reject, note, by, db):
     """Record internal audit's decisions; the batch is audited once every item is decided."""
     from .ledger import audit
-    from .store import connect, transaction
     split = lambda vals: [v.strip() for val in vals for v in val.split(",") if v.strip()]  # noqa: E731
-    con = connect(db)
-    try:
-        with transaction(con):
-            r = audit(con, batch, split(approve), split(reject), note, _actor(by))
-    finally:
-        con.close()
+    r = _in_ledger_transaction(db, lambda con: audit(con, batch, split(approve), split(reject), note, _actor(by)))
     out.print(f"batch {batch}: approved {r['approved']}, rejected {r['rejected']}; "
               f"{r['undecided']} undecided; state {r['state']}", highlight=False)
 
@@ -318,13 +323,7 @@ def claims_audit(batch, approve, reject, note, by, db):
 def claims_submit(batch, by, db):
     """Submit an audited batch."""
     from .ledger import submit
-    from .store import connect, transaction
-    con = connect(db)
-    try:
-        with transaction(con):
-            submit(con, batch, _actor(by))
-    finally:
-        con.close()
+    _in_ledger_transaction(db, lambda con: submit(con, batch, _actor(by)))
     out.print(f"batch {batch}: submitted", highlight=False)
 
 
@@ -335,13 +334,7 @@ def claims_submit(batch, by, db):
 def claims_paid(batch, by, db):
     """Mark a submitted batch paid."""
     from .ledger import mark_paid
-    from .store import connect, transaction
-    con = connect(db)
-    try:
-        with transaction(con):
-            mark_paid(con, batch, _actor(by))
-    finally:
-        con.close()
+    _in_ledger_transaction(db, lambda con: mark_paid(con, batch, _actor(by)))
     out.print(f"batch {batch}: paid", highlight=False)
 
 
