@@ -87,6 +87,22 @@ class Row(NamedTuple):
     line: int = 0  # line in the delivered file; 0 = number the rows in the order given
 
 
+def fails_education(rows: list, latest_term: tuple, fixed_min: int, absence_num: int, absence_den: int,
+                    provisions) -> bool:
+    """rules.md's education test over one pupil's attendance rows of the last 3 terms (several
+    schools adding up); the results' education leg is this test reversed."""
+    if any(a.permanent for a in rows):
+        return True
+    if sum(a.fixed or 0 for a in rows) >= fixed_min:
+        return True
+    possible = sum(a.possible for a in rows)
+    # unauthorised / possible >= pct / 100, in whole numbers
+    if possible > 0 and sum(a.unauthorised for a in rows) * 100 * absence_den >= absence_num * possible:
+        return True
+    return any((a.academic_year, a.term) == latest_term and (a.provision or "mainstream") in provisions
+               for a in rows)
+
+
 def natural_key(row: Row) -> tuple:
     d = row.data
     s = row.source
@@ -401,16 +417,8 @@ class Reference:
         rows = [entries[k][4].data for t in at.terms_key for k in p.terms.get(t, ())]
         if not rows:
             return False
-        if any(a.permanent for a in rows):
-            return True
-        if sum(a.fixed or 0 for a in rows) >= self.fixed_min:
-            return True
-        possible = sum(a.possible for a in rows)
-        # unauthorised / possible >= pct / 100, in whole numbers
-        if possible > 0 and sum(a.unauthorised for a in rows) * 100 * self.absence_den >= self.absence_num * possible:
-            return True
-        return any((a.academic_year, a.term) == at.latest_term and (a.provision or "mainstream") in self.provisions
-                   for a in rows)
+        return fails_education(rows, at.latest_term, self.fixed_min, self.absence_num, self.absence_den,
+                               self.provisions)
 
     @staticmethod
     def covers(s: Spell, R: date) -> bool:

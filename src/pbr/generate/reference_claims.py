@@ -30,6 +30,7 @@ from fractions import Fraction
 
 from ..calendar import add_months, add_years, financial_year, last_terms, reference_date, term_end
 from ..rulebook import Rulebook, load_rulebook
+from .reference import fails_education
 
 # The order the per-family cap is applied in: the last item that would exceed it is trimmed.
 CLAIM_ORDER = ("attachment_fee", "route_b", "route_a", "progress_to_work")
@@ -174,16 +175,8 @@ class ReferenceClaims:
         recent first)."""
         keys = {(t.academic_year, t.name) for t in terms}
         rows = [a for a in rows if (a.academic_year, a.term) in keys]
-        if any(a.permanent for a in rows):
-            return True
-        if sum(a.fixed or 0 for a in rows) >= self.fixed_min:
-            return True
-        possible = sum(a.possible for a in rows)
-        if possible > 0 and sum(a.unauthorised for a in rows) * 100 * self.absence_den >= self.absence_num * possible:
-            return True
-        latest = (terms[0].academic_year, terms[0].name)
-        return any((a.academic_year, a.term) == latest and (a.provision or "mainstream") in self.provisions
-                   for a in rows)
+        return fails_education(rows, (terms[0].academic_year, terms[0].name), self.fixed_min, self.absence_num,
+                               self.absence_den, self.provisions)
 
     def terms_ended(self, after: date, upto: date) -> int:
         """How many terms end in (after, upto]."""
