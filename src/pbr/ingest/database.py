@@ -179,18 +179,34 @@ def _check_columns(columns: list[str], fail) -> None:
 
 
 def _chunk_frame(columns: list[str], rows, fail) -> pl.DataFrame:
-    data = {}
-    for name, values in zip(columns, zip(*rows)):
-        kinds = {type(v) for v in values}
-        if kinds <= {str, type(None)}:
-            data[name] = pl.Series(name, values, dtype=pl.String)
-        else:
-            if kinds & {bytes, bytearray, memoryview}:
-                raise fail(f"column '{name}' holds binary data: select it as text")
-            data[name] = pl.Series(name, [_as_text(v) for v in values], dtype=pl.String)
     if not rows:
         return pl.DataFrame(schema={c: pl.String for c in columns})
-    return pl.DataFrame(data)
+    return pl.DataFrame([_column_text(name, values, fail) for name, values in zip(columns, zip(*rows))])
+
+
+def _column_text(name: str, values: tuple, fail) -> pl.Series:
+    """One column of a chunk as text. A column of one type converts in polars; mixed types (SQLite
+    keeps any value in any column), timezone-aware times and anything unusual go value by value."""
+    try:
+        s = pl.Series(name, values, strict=True)
+    except Exception:
+        s = None
+    if s is not None:
+        dtype = s.dtype
+        if dtype == pl.String:
+            return s
+        if dtype == pl.Null or dtype.is_integer() or dtype.is_float() or dtype.is_decimal():
+            return s.cast(pl.String)
+        if dtype == pl.Boolean:
+            return pl.select(pl.when(s).then(pl.lit("true")).when(~s).then(pl.lit("false"))
+                             .otherwise(None).alias(name)).to_series()
+        if dtype == pl.Date:
+            return s.dt.strftime("%Y-%m-%d")
+        if isinstance(dtype, pl.Datetime) and dtype.time_zone is None:
+            return s.dt.strftime("%Y-%m-%d %H:%M:%S")  # as a Parquet file's timestamps read
+    if any(isinstance(v, (bytes, bytearray, memoryview)) for v in values):
+        raise fail(f"column '{name}' holds binary data: select it as text")
+    return pl.Series(name, [_as_text(v) for v in values], dtype=pl.String)
 
 
 def _as_text(v) -> str | None:
@@ -204,7 +220,7 @@ def _as_text(v) -> str | None:
     if isinstance(v, Decimal):
         return format(v, "f")
     if isinstance(v, dt.datetime):
-        return v.isoformat(sep=" ")
+        return v.isoformat(sep=" ") if v.tzinfo else v.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(v, dt.date):
         return v.isoformat()
     return str(v)
