@@ -468,6 +468,13 @@ def test_placeholders_fill_from_the_environment_and_a_missing_variable_is_named(
     assert (url.username, url.password, url.host, url.port, url.database) == ("reader", "p@ss:/w%rd?", "db.example", 6543, "tf")
 
 
+def test_the_documented_example_sources_file_loads():
+    spec = load_sources(ROOT / "docs" / "sources.example.yaml").sources
+    assert set(spec) == {"attendance", "asb", "areas"}
+    assert spec["attendance"].columns == {"pupil_upn": "upn", "school_urn_no": "school_urn"}
+    assert "${PBR_WAREHOUSE_PASSWORD}" in spec["asb"].url_template and ":period_end" in spec["asb"].query
+
+
 @pytest.mark.parametrize("data, message", [
     ({"sources": {"asbo": {"url": "sqlite://", "table": "x"}}}, "'asbo' is not a contract source"),
     ({"sources": {"asb": {"url": "sqlite://"}}}, "give either table or query"),
