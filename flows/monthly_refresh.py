@@ -125,7 +125,7 @@ def monthly_refresh(
     if errors:
         raise InputErrors(errors)
     summary = apply_to_store(period, parsed, db, out, rulebook, config,
-                             delivery_origin(extracts, sources_file))
+                             delivery_origin(extracts))
     _publish(summary)
     return summary
 

@@ -3,7 +3,7 @@
 # a database. Sourced by .ci/run (exports PBR_TEST_PG_URL, registers the stop in PBR_CI_CLEANUP);
 # tests/conftest.py also runs it to start a server of its own when PBR_TEST_PG_URL is unset.
 
-pbr_pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+pbr_pg_bin() { { ls -d /usr/lib/postgresql/*/bin 2>/dev/null || true; } | sort -V | tail -n 1; }
 if [ -z "$(pbr_pg_bin)" ] && [ "$(id -u)" = 0 ]; then
     apt-get install -y -q --no-install-recommends postgresql >/dev/null 2>&1 \
         || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends postgresql >/dev/null; }

@@ -82,12 +82,9 @@ def delivery_files(folder: Path | None, sources: SourcesFile | None) -> list[Del
     return files
 
 
-def delivery_origin(folder: Path | None, sources: SourcesFile | None) -> str | None:
-    """The run's origin for the registry (each database extract also records its own URL)."""
-    parts = [str(folder)] if folder is not None else []
-    if sources is not None:
-        parts.append(f"sources file {sources.path} (sha256 {sources.sha256[:12]})")
-    return "; ".join(parts) or None
+def delivery_origin(folder: Path | str | None) -> str | None:
+    """The files' origin for the registry: their folder (a database extract records its own URL)."""
+    return str(folder) if folder is not None else None
 
 
 def set_rule_variables(con: duckdb.DuckDBPyConnection, period: str, rb: Rulebook, config: Config) -> date:
@@ -204,7 +201,7 @@ def refresh(
         say("reading delivery " + " and ".join(
             ([str(extracts)] if extracts is not None else []) + ([f"sources {sources_path}"] if sources else [])))
         parsed = read_delivery(Path(extracts) if extracts is not None else None, config, period, sources)
-    return apply_delivery(period, parsed, db, out, rb, config, origin=delivery_origin(extracts, sources), report=say)
+    return apply_delivery(period, parsed, db, out, rb, config, origin=delivery_origin(extracts), report=say)
 
 
 @dataclass

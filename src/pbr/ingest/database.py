@@ -81,7 +81,7 @@ def read_source(spec: DatabaseSource, period: str | None = None) -> tuple[Databa
 
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
             and not url.database.startswith("file:") and not Path(url.database).is_file():
-        raise fail("database file not found", DatabaseUnreachable)
+        raise fail("database file not found")
     try:
         engine = sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args=_connect_args(url))
     except (ModuleNotFoundError, exc.NoSuchModuleError, exc.ArgumentError):
