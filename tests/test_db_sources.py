@@ -396,6 +396,22 @@ def test_chunk_size_changes_neither_the_rows_nor_their_hash(delivery, tmp_path):
     assert frame_one["__line"].to_list() == list(range(1, len(rows) + 1))
 
 
+def test_a_duckdb_database_is_a_source_too(tmp_path):
+    """duckdb-engine comes with pbr: a DuckDB file (not the store) reads like any database."""
+    from pbr.ingest import discover, parse_file
+    from pbr.ingest.database import parse_source
+
+    header, rows = read_rows(SAMPLE / "areas.csv")
+    con = duckdb.connect(str(tmp_path / "ref.duckdb"))
+    con.execute("CREATE TABLE areas (area VARCHAR, name VARCHAR)")
+    con.executemany("INSERT INTO areas VALUES (?, ?)", [[r["area"] or None, r["name"] or None] for r in rows])
+    con.close()
+    db = parse_source(DatabaseSource("areas", f"duckdb:///{tmp_path / 'ref.duckdb'}", table="areas"), None, PERIOD)
+    (f,) = [f for f in discover(SAMPLE) if f.source == "areas"]
+    files = parse_file(f, None, PERIOD)
+    assert db.rows.drop("line_no").equals(files.rows.drop("line_no")) and db.rows_read == len(rows)
+
+
 def test_typed_database_values_read_as_the_file_text(pg):
     """Dates, timestamps at midnight, integers, numerics and booleans arrive as the text a CSV
     export holds, so they type exactly as from a file."""
