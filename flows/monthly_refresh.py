@@ -25,8 +25,10 @@ from pydantic import BaseModel, StringConstraints
 from pbr import calendar as cal
 from pbr.config import load_config
 from pbr.errors import InputErrors, InputFileError, PbrError
-from pbr.ingest import discover, parse_file
-from pbr.refresh import apply_delivery
+from pbr.ingest import parse_file
+from pbr.ingest.database import DatabaseUnreachable, parse_source
+from pbr.ingest.sources import load_sources
+from pbr.refresh import apply_delivery, delivery_files, delivery_origin
 from pbr.rulebook import load_rulebook
 from pbr.store import StoreBusy
 
@@ -42,6 +44,13 @@ def previous_period(today: date | None = None) -> str:
       retry_condition_fn=lambda task, run, state: isinstance(state.result(raise_on_failure=False), OSError))
 def read_file(f, mapping: dict[str, str] | None):
     return parse_file(f, mapping)
+
+
+@task(name="read-database-source", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE, persist_result=False,
+      retry_condition_fn=lambda task, run, state: isinstance(state.result(raise_on_failure=False), DatabaseUnreachable))
+def read_source(spec, mapping: dict[str, str] | None, period: str):
+    # Validated for the period here (not re-validated in apply): a query may use :period_end.
+    return parse_source(spec, mapping, period)
 
 
 def _as_task(name: str, fn, run) -> None:
@@ -88,20 +97,25 @@ def _publish(summary: dict) -> None:
 
 @flow(name="pbr-monthly-refresh", log_prints=False, validate_parameters=True)
 def monthly_refresh(
-    extracts: str,
+    extracts: str | None = None,
     db: str = "pbr.duckdb",
     out: str = "out",
     period: Period | None = None,
     rulebook: str | None = None,
     config: str | None = None,
+    sources: str | None = None,
 ) -> dict:
-    """One authority's monthly refresh (period defaults to the previous month)."""
+    """One authority's monthly refresh (period defaults to the previous month): delivery files from
+    `extracts`, database sources from the `sources` file, or both."""
     logger = get_run_logger()
     period = period or previous_period()
     conf = load_config(config)
-    files = discover(Path(extracts))
-    logger.info("refresh %s: %d delivery files", period, len(files))
+    sources_file = load_sources(sources) if sources else None
+    files = delivery_files(Path(extracts) if extracts else None, sources_file)
+    specs = list(sources_file.sources.values()) if sources_file else []
+    logger.info("refresh %s: %d delivery files, %d database sources", period, len(files), len(specs))
     futures = [read_file.submit(f, conf.column_mappings.get(f.source)) for f in files]
+    futures += [read_source.submit(s, conf.column_mappings.get(s.source), period) for s in specs]
     parsed, errors = [], []
     for fut in futures:
         try:
@@ -110,14 +124,16 @@ def monthly_refresh(
             errors.append(e)
     if errors:
         raise InputErrors(errors)
-    summary = apply_to_store(period, parsed, db, out, rulebook, config, str(extracts))
+    summary = apply_to_store(period, parsed, db, out, rulebook, config,
+                             delivery_origin(extracts))
     _publish(summary)
     return summary
 
 
 class Authority(BaseModel):
     name: Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{1,40}$")]
-    extracts: str
+    extracts: str | None = None
+    sources: str | None = None
     db: str
     out: str
     config: str | None = None
@@ -134,7 +150,7 @@ def multi_authority_refresh(authorities: list[Authority], period: Period | None 
     states: dict[str, str] = {}
     for a in authorities:
         params = {"extracts": a.extracts, "db": a.db, "out": a.out, "period": period,
-                  "rulebook": a.rulebook, "config": a.config}
+                  "rulebook": a.rulebook, "config": a.config, "sources": a.sources}
         if deployment:
             run = run_deployment(deployment, parameters=params, flow_run_name=f"{a.name}-{period}", timeout=0)
             states[a.name] = str(run.id)

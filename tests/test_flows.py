@@ -121,3 +121,48 @@ def test_multi_authority_flow_runs_one_child_refresh_per_authority(tmp_path, pre
     north = (tmp_path / "north-out" / "2026-01" / "cohort.csv").read_text().splitlines()
     south = (tmp_path / "south-out" / "2026-01" / "cohort.csv").read_text().splitlines()
     assert len(north) == 2 and len(south) == 1
+
+
+def test_flow_reads_database_sources_alongside_files(tmp_path, prefect_harness):
+    """The `sources` parameter: asb and benefits from a database, the rest from files, the same
+    contract outputs as all files; the database sources are read as tasks of their own."""
+    import csv
+
+    import sqlalchemy as sa
+    import yaml
+    from prefect.client.orchestration import get_client
+
+    from flows.monthly_refresh import monthly_refresh
+
+    files = _delivery(tmp_path / "all-files")
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'w.sqlite'}")
+    with engine.begin() as c:
+        for source in ("asb", "benefits"):
+            with open(files / f"{source}.csv", newline="") as fh:
+                rows = list(csv.DictReader(fh))
+            cols = list(rows[0])
+            c.execute(sa.text(f"CREATE TABLE {source} ({', '.join(f'{n} TEXT' for n in cols)})"))
+            c.execute(sa.text(f"INSERT INTO {source} VALUES ({', '.join(':' + n for n in cols)})"),
+                      [{k: v or None for k, v in r.items()} for r in rows])
+    engine.dispose()
+    for f in files.iterdir():
+        if f.stem not in ("asb", "benefits"):
+            (mixed / f.name).write_bytes(f.read_bytes())
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(yaml.safe_dump({"sources": {s: {"url": f"sqlite:///{tmp_path / 'w.sqlite'}", "table": s}
+                                                   for s in ("asb", "benefits")}}))
+    monthly_refresh(extracts=str(files), db=str(tmp_path / "a.duckdb"), out=str(tmp_path / "a-out"), period="2026-01")
+    summary = monthly_refresh(extracts=str(mixed), sources=str(sources), db=str(tmp_path / "b.duckdb"),
+                              out=str(tmp_path / "b-out"), period="2026-01")
+    assert {f["source"]: f["file_name"] for f in summary["files"]}["asb"] == "asb (database table asb; line = result row)"
+    for name in ("cohort.csv", "family_members.csv", "quarantine.csv"):
+        assert (tmp_path / "a-out" / "2026-01" / name).read_text() == (tmp_path / "b-out" / "2026-01" / name).read_text()
+
+    import anyio
+
+    async def task_runs():
+        async with get_client() as client:
+            return await client.read_task_runs()
+    assert "read-database-source" in {t.name.rsplit("-", 1)[0] for t in anyio.run(task_runs)}

@@ -65,12 +65,15 @@ def _reporter():
 @click.option("--rulebook", default=None, help="Bundled rulebook name or path to a rulebook YAML (default phase1-2012).")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
               help="Local configuration YAML (authority, column mappings, local filters).")
-def refresh(period, extracts, db, out, rulebook, config_path):
+@click.option("--sources", "sources_path", type=click.Path(path_type=Path), default=None,
+              help="Sources file (YAML): contract sources read from databases, in place of or alongside --extracts.")
+def refresh(period, extracts, db, out, rulebook, config_path, sources_path):
     """Run one monthly refresh: load the delivery, find the cohort, write the outputs."""
     from .refresh import refresh as run
     report, status = _reporter()
     try:
-        result = run(period, extracts, db, out, rulebook=rulebook, config_path=config_path, report=report)
+        result = run(period, extracts, db, out, rulebook=rulebook, config_path=config_path, report=report,
+                     sources_path=sources_path)
     finally:
         status.stop()
     print_summary(result.summary, result.out_dir)
@@ -118,7 +121,9 @@ def print_summary(s: dict, out_dir: Path | None) -> None:
 
 
 @main.command()
-@click.argument("folder", type=click.Path(path_type=Path))
+@click.argument("folder", type=click.Path(path_type=Path), required=False)
+@click.option("--sources", "sources_path", type=click.Path(path_type=Path), default=None,
+              help="Sources file (YAML): also read and check the contract sources it maps to databases.")
 @click.option("--period", default=None,
               help="Delivery period YYYY-MM: dates are checked against its last day (default: the folder's "
                    "name when it is one, else today).")
@@ -127,15 +132,20 @@ def print_summary(s: dict, out_dir: Path | None) -> None:
 @click.option("--db", type=click.Path(path_type=Path), default=None,
               help="Also compare row counts with the previous deliveries in this store (opened read-only).")
 @click.option("--all", "show_all", is_flag=True, help="List every quarantined row (default: the first 50 per file).")
-def validate(folder, period, config_path, db, show_all):
-    """Check a delivery without loading anything: the refresh's messages; exit 2 when a file fails."""
+def validate(folder, sources_path, period, config_path, db, show_all):
+    """Check a delivery (a FOLDER of files, a --sources file of databases, or both) without loading
+    anything: the refresh's messages; exit 2 when a file or source fails."""
     from .config import load_config
+    from .ingest.sources import load_sources
     from .refresh import check_period
     from .validation.delivery import validate_delivery
+    if folder is None and sources_path is None:
+        raise click.UsageError("give a delivery FOLDER, --sources FILE or both")
     if period:
         check_period(period)
+    sources = load_sources(sources_path) if sources_path is not None else None
     with err.status("validating"):
-        check = validate_delivery(folder, period, load_config(config_path), db)
+        check = validate_delivery(folder, period, load_config(config_path), db, sources=sources)
     print_validation(check, None if show_all else 50)
     if check.errors:
         sys.exit(2)
@@ -146,14 +156,17 @@ def print_validation(check, limit: int | None) -> None:
     warnings; then one message per file failure. Line numbers and counts only, never values."""
     say = lambda msg: out.print(msg, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
     bound = f"period {check.period}" if check.period else "no period given"
-    say(f"pbr validate {check.folder} ({bound}: dates checked against {check.period_end})")
+    what = " and ".join(([str(check.folder)] if check.folder is not None else [])
+                        + ([f"sources {check.sources.path}"] if check.sources is not None else []))
+    say(f"pbr validate {what} ({bound}: dates checked against {check.period_end})")
     for p in check.parsed:
         n_bad = p.rejects.get_column("line_no").n_unique() if p.rejects.height else 0
         state = f"{p.rows_read - n_bad} would load, {n_bad} quarantined" if n_bad else "all would load"
         say(f"{p.file.name} ({p.source}): {p.rows_read} rows, {state}")
         rows = p.rejects.select("line_no", "column_name", "reason", "expectation").rows()
+        where = "row" if p.file.format == "database" else "line"  # a database row: its number in the result
         for line, column, reason, expectation in rows[:limit]:
-            say(f"  line {line}, column '{column}': {reason} [{expectation}]")
+            say(f"  {where} {line}, column '{column}': {reason} [{expectation}]")
         if limit is not None and len(rows) > limit:
             say(f"  … {len(rows) - limit} more (--all lists every one)")
         for o in p.validation.warnings if p.validation else []:

@@ -19,7 +19,9 @@ from .errors import InputErrors, InputFileError, PbrError, RefreshOrderError
 from .claims import build_batch
 from .families import assign_families
 from .graph import components
-from .ingest import ParsedFile, discover, parse_file
+from .ingest import DeliveryFile, ParsedFile, discover, parse_file
+from .ingest.database import parse_source
+from .ingest.sources import SourcesFile, load_sources
 from .ingest.load import load_parsed
 from .ingest.parse import for_period
 from .validation.store import check_row_counts, record_results
@@ -44,19 +46,45 @@ class RefreshResult:
     summary: dict = field(default_factory=dict)
 
 
-def read_delivery(folder: Path, config: Config, period: str | None = None) -> list[ParsedFile]:
-    """Read and validate every file of a delivery (its Great Expectations suite, dates bounded by the
-    period's end); file errors are gathered and raised together before anything touches the store."""
-    files = discover(folder)
+def read_delivery(folder: Path | None, config: Config, period: str | None = None,
+                  sources: SourcesFile | None = None) -> list[ParsedFile]:
+    """Read and validate every file of a delivery and every source of the sources file (each its
+    Great Expectations suite, dates bounded by the period's end); problems are gathered and raised
+    together before anything touches the store."""
+    files = delivery_files(folder, sources)
     parsed, errors = [], []
     for f in files:
         try:
             parsed.append(parse_file(f, config.column_mappings.get(f.source), period))
         except InputFileError as e:
             errors.append(e)
+    for spec in (sources.sources.values() if sources else []):
+        try:
+            parsed.append(parse_source(spec, config.column_mappings.get(spec.source), period))
+        except InputFileError as e:
+            errors.append(e)
     if errors:
         raise InputErrors(errors)
     return parsed
+
+
+def delivery_files(folder: Path | None, sources: SourcesFile | None) -> list[DeliveryFile]:
+    """The folder's contract files; a source both delivered as a file and read from a database is
+    refused before any database is contacted (which one would count?)."""
+    if folder is None and sources is None:
+        raise PbrError("nothing to read: give a delivery folder (--extracts), a sources file (--sources) or both")
+    files = discover(Path(folder)) if folder is not None else []
+    both = sorted({f.source for f in files} & set(sources.sources if sources else {}))
+    if both:
+        raise PbrError(
+            f"source(s) {', '.join(both)} given twice: as a file in {folder} and in the sources file {sources.path}; "
+            "give each source once")
+    return files
+
+
+def delivery_origin(folder: Path | str | None) -> str | None:
+    """The files' origin for the registry: their folder (a database extract records its own URL)."""
+    return str(folder) if folder is not None else None
 
 
 def set_rule_variables(con: duckdb.DuckDBPyConnection, period: str, rb: Rulebook, config: Config) -> date:
@@ -159,17 +187,21 @@ def refresh(
     rulebook: str | None = None,
     config_path: Path | None = None,
     report: Reporter | None = None,
+    sources_path: Path | None = None,
 ) -> RefreshResult:
-    """Read the delivery (no store access), then apply it to the store in one transaction."""
+    """Read the delivery — files, database sources or both — (no store access), then apply it to
+    the store in one transaction."""
     say = report or (lambda _msg: None)
     check_period(period)
     rb = load_rulebook(rulebook)
     config = load_config(config_path)
+    sources = load_sources(sources_path) if sources_path is not None else None
     parsed: list[ParsedFile] = []
-    if extracts is not None:
-        say(f"reading delivery {extracts}")
-        parsed = read_delivery(Path(extracts), config, period)
-    return apply_delivery(period, parsed, db, out, rb, config, origin=str(extracts) if extracts else None, report=say)
+    if extracts is not None or sources is not None:
+        say("reading delivery " + " and ".join(
+            ([str(extracts)] if extracts is not None else []) + ([f"sources {sources_path}"] if sources else [])))
+        parsed = read_delivery(Path(extracts) if extracts is not None else None, config, period, sources)
+    return apply_delivery(period, parsed, db, out, rb, config, origin=delivery_origin(extracts), report=say)
 
 
 @dataclass

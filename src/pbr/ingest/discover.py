@@ -87,6 +87,12 @@ def read_text_frame(f: DeliveryFile) -> pl.DataFrame:
     else:
         df = _read_parquet(f)
         first_line = 1
+    return finish_text_frame(f, df, first_line)
+
+
+def finish_text_frame(f, df: pl.DataFrame, first_line: int) -> pl.DataFrame:
+    """Number the rows from first_line, refuse an oversized cell, drop blank rows (a file's or a
+    database result's: `f` is a DeliveryFile or a DatabaseExtract)."""
     df = df.with_row_index(LINE_COL, offset=first_line).with_columns(pl.col(LINE_COL).cast(pl.Int64))
     _check_cell_sizes(f, df)
     # Blank lines and empty sheet rows hold nothing: drop them once numbered, so every other row

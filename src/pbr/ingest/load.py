@@ -49,10 +49,15 @@ def load_parsed(con: duckdb.DuckDBPyConnection, parsed: list[ParsedFile], period
                     [extract_id, f.source, period])
         rows = p.rows
         rejected_lines = p.rejects.get_column("line_no").n_unique() if p.rejects.height else 0
+        # A database extract carries its own origin (the URL without its password), the SHA-256
+        # of its SQL and when it was read; a file's origin is the delivery folder.
         con.execute(
-            "INSERT INTO extract_file VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+            "INSERT INTO extract_file (extract_id, source, file_name, file_format, sha256, size_bytes, rows_read, "
+            "rows_loaded, rows_quarantined, delivery_period, loaded_at, origin, query_sha256, extracted_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [extract_id, f.source, f.name, f.format, f.sha256, f.size, p.rows_read, rows.height, rejected_lines,
-             period, datetime.now(timezone.utc).replace(tzinfo=None), origin])
+             period, datetime.now(timezone.utc).replace(tzinfo=None), getattr(f, "origin", None) or origin,
+             getattr(f, "query_sha256", None), getattr(f, "extracted_at", None)])
         con.register("_load_rows", rows)
         con.execute(f"""
             INSERT INTO raw_{f.source} BY NAME

@@ -70,7 +70,12 @@ def normalise_headers(f: DeliveryFile, df: pl.DataFrame, mapping: dict[str, str]
     known = set(src.column_names)
     headers = [c for c in df.columns if c != LINE_COL]
     keys = [mapping.get(c.strip().lower(), c.strip().lower()) for c in headers]
+    database = f.format == "database"
     if not any(k in known for k in keys):
+        if database:
+            raise InputFileError(
+                f.name, "none of the result's columns is a contract column: map them under columns in the "
+                f"sources file or rename them in the query (contract columns: {', '.join(src.column_names)})")
         # Most likely the header row is missing and these "headers" are a row of data (personal
         # data): say so without quoting them.
         raise InputFileError(
@@ -87,9 +92,10 @@ def normalise_headers(f: DeliveryFile, df: pl.DataFrame, mapping: dict[str, str]
     if missing:
         problems.append(f"missing required column(s) {', '.join(missing)}" + _other_source_hint(f, keys, src))
     if unknown:
+        how = ("map them under columns in the sources file or leave them out (select the columns in a query)"
+               if database else "map them in the configuration's column_mappings or remove them")
         problems.append(
-            f"unexpected column(s) {', '.join(unknown)}: map them in the configuration's column_mappings "
-            f"or remove them (contract columns: {', '.join(src.column_names)})")
+            f"unexpected column(s) {', '.join(unknown)}: {how} (contract columns: {', '.join(src.column_names)})")
     if problems:
         raise InputFileError(f.name, "; ".join(problems))
     df = df.rename(renamed)
@@ -101,6 +107,8 @@ def _other_source_hint(f: DeliveryFile, keys: list[str], src: Source) -> str:
     """A file whose columns are another source's: most likely misnamed."""
     for other in sources().values():
         if other.name != src.name and set(other.required) <= set(keys) and set(keys) <= set(other.column_names):
+            if f.format == "database":
+                return f" (its columns are those of the '{other.name}' source: does the sources file give it to the wrong source?)"
             return f" (its columns are those of the '{other.name}' source: is it misnamed, should it be {other.name}{f.path.suffix}?)"
     return ""
 
@@ -156,11 +164,17 @@ def _typed(col: Column) -> tuple[pl.Expr, pl.Expr]:
 
 def type_file(f: DeliveryFile, mapping: dict[str, str] | None = None) -> TypedFile:
     """Read the file and type every contract column (polars). File errors raise InputFileError."""
+    return type_text(f, read_text_frame(f), mapping)
+
+
+def type_text(f, text: pl.DataFrame, mapping: dict[str, str] | None = None) -> TypedFile:
+    """Type an all-text frame (original headers, __line) read from a file or a database result
+    (`f`: a DeliveryFile or a DatabaseExtract): the one path every delivery takes."""
     src = sources()[f.source]
-    text = read_text_frame(f)
     text = normalise_headers(f, text, mapping or {}, src)
     if text.height == 0:
-        raise InputFileError(f.name, "has a header but no rows" + sheet_hint(f))
+        empty = "returned no rows" if f.format == "database" else "has a header but no rows"
+        raise InputFileError(f.name, empty + sheet_hint(f))
     text = text.with_columns([_clean_text(c) for c in src.column_names])
     pairs = [_typed(c) for c in src.columns]
     typed = _with_person_key(text.select([pl.col(LINE_COL)] + [v for v, _ in pairs]), src)

@@ -15,29 +15,40 @@ from .core import period_end_of
 
 @dataclass
 class DeliveryCheck:
-    folder: Path
+    folder: Path | None
     period: str | None
     period_end: date
     parsed: list = field(default_factory=list)  # ParsedFile of every readable file
     errors: list[InputFileError] = field(default_factory=list)  # file failures: a refresh would stop
+    sources: object | None = None  # the SourcesFile read, if any
 
 
-def delivery_period(folder: Path, period: str | None) -> str | None:
+def delivery_period(folder: Path | None, period: str | None) -> str | None:
     """The period given, else the folder's name when it is one (incoming/2026-11), else None."""
-    if period:
+    if period or folder is None:
         return period
     name = Path(folder).resolve().name
     return name if re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", name) else None
 
 
-def validate_delivery(folder: Path, period: str | None, config: Config, db: Path | None = None) -> DeliveryCheck:
-    from ..ingest import discover, parse_file
+def validate_delivery(folder: Path | None, period: str | None, config: Config, db: Path | None = None,
+                      sources=None) -> DeliveryCheck:
+    """sources: a SourcesFile whose database sources are read and checked too."""
+    from ..ingest import parse_file
+    from ..ingest.database import parse_source
+    from ..refresh import delivery_files
 
     period = delivery_period(folder, period)
-    check = DeliveryCheck(Path(folder), period, period_end_of(period))
-    for f in discover(Path(folder)):  # unknown or duplicate files raise InputErrors here
+    check = DeliveryCheck(Path(folder) if folder is not None else None, period, period_end_of(period), sources=sources)
+    # Unknown or duplicate files, and a source given both ways, raise here.
+    for f in delivery_files(Path(folder) if folder is not None else None, sources):
         try:
             check.parsed.append(parse_file(f, config.column_mappings.get(f.source), period))
+        except InputFileError as e:
+            check.errors.append(e)
+    for spec in (sources.sources.values() if sources else []):
+        try:
+            check.parsed.append(parse_source(spec, config.column_mappings.get(spec.source), period))
         except InputFileError as e:
             check.errors.append(e)
     if db is not None and check.parsed:
