@@ -24,6 +24,9 @@ def dump(db: Path | str, *, normalise: bool = False) -> dict[str, list]:
                 "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? "
                 "AND table_schema = 'main' ORDER BY ordinal_position", [t]).fetchall()
             out[f"{t}#columns"] = cols
+            out[f"{t}#constraints"] = sorted(con.execute(
+                "SELECT constraint_type, constraint_text FROM duckdb_constraints() WHERE table_name = ? "
+                "AND schema_name = 'main'", [t]).fetchall())
             rows = con.execute(f'SELECT * FROM "{t}"').fetchall()
             if normalise:
                 rows = [tuple(_norm(v, ty) for v, (_, ty) in zip(r, cols)) for r in rows]

@@ -5,6 +5,7 @@ and outputs are compared with what they were (tests/store_dump.py)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import pickle
 import shutil
@@ -205,3 +206,111 @@ def test_a_second_writer_or_reader_waits_then_stops_cleanly(base, tmp_path):
 def test_default_waits():
     from pbr import store
     assert store.default_wait(read_only=False) == 60 and store.default_wait(read_only=True) == 5
+
+
+# Backup, restore, purge ---------------------------------------------------------------------------
+
+def test_backup_and_restore_give_an_identical_store(base, tmp_path):
+    db, _ = copy_base(base, tmp_path / "s")
+    bk = tmp_path / "backups" / "pbr-2025-11.duckdb"
+    r = run_cli("backup", str(bk), "--db", str(db))
+    assert r.returncode == 0, r.stderr
+    assert stat.S_IMODE(bk.stat().st_mode) == 0o600
+    assert diff(dump(bk), base["dump"]) == []
+    again = run_cli("backup", str(bk), "--db", str(db))
+    assert again.returncode == 2 and "exists" in again.stderr and "Traceback" not in again.stderr
+    # Restore to a new place, and over a store changed since (only with --replace).
+    fresh = tmp_path / "restored" / "pbr.duckdb"
+    assert run_cli("restore", str(bk), "--db", str(fresh)).returncode == 0
+    assert diff(dump(fresh), base["dump"]) == []
+    apply("2025-12", base["parsed"]["2025-12"], db, tmp_path / "out")
+    refused = run_cli("restore", str(bk), "--db", str(db))
+    assert refused.returncode == 2 and "--replace" in refused.stderr
+    assert run_cli("restore", str(bk), "--db", str(db), "--replace").returncode == 0
+    assert diff(dump(db), base["dump"]) == []
+    # The restored store carries on: the next refresh runs on it.
+    apply("2025-12", base["parsed"]["2025-12"], db, tmp_path / "out")
+    # Not a store: a clear message.
+    junk = tmp_path / "junk.duckdb"
+    junk.write_bytes(b"not a database at all" * 100)
+    bad = run_cli("restore", str(junk), "--db", str(tmp_path / "x.duckdb"))
+    assert bad.returncode == 2 and "not a DuckDB database" in bad.stderr
+
+
+def test_backup_waits_for_a_running_writer(base, tmp_path):
+    db, out = copy_base(base, tmp_path / "s")
+    marker = tmp_path / "paused"
+    holder = start_paused(base, "2025-12", db, out, "pre-commit", marker)
+    try:
+        wait_paused(holder, marker)
+        r = run_cli("--wait", "0.5", "backup", str(tmp_path / "bk.duckdb"), "--db", str(db))
+        assert r.returncode == 2 and "in use by another pbr process" in r.stderr
+        assert not (tmp_path / "bk.duckdb").exists()
+    finally:
+        kill(holder)
+
+
+# Distinctive personal data, seeded into a copy of the sample's first delivery: one row that loads,
+# one quarantined (bad postcode). None of these strings may leak, and purge must remove them all.
+SEEDED_PII = ["Zebedee", "Quxworthy", "Xylophone Row", "Quentina", "Vandermolt", "PRZZZ0001", "PRZZZ0002",
+              "1931-07-13"]
+SEEDED_ASB = ('Zebedee,Quxworthy,1931-07-13,M,"9 Xylophone Row, Maltby",S66 2DS,,PRZZZ0001,EVZZZ0001,2025-06-01,'
+              'asb_incident,police\n'
+              'Quentina,Vandermolt,1931-07-13,F,"7 Xylophone Row, Maltby",NOTAPOSTCODE,,PRZZZ0002,EVZZZ0002,2025-06-02,'
+              'asb_incident,police\n')
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("seeded") / "2025-10"
+    shutil.copytree(SAMPLE / "2025-10", folder)
+    with open(folder / "asb.csv", "a", encoding="utf-8", newline="") as fh:
+        fh.write(SEEDED_ASB)
+    return folder
+
+
+def test_purge_deletes_old_personal_data_and_keeps_the_ledger(base, seeded, tmp_path):
+    db, out = tmp_path / "s" / "pbr.duckdb", tmp_path / "s" / "out"
+    apply("2025-10", read_delivery(seeded, load_config(None), "2025-10"), db, out)
+    apply("2025-11", base["parsed"]["2025-11"], db, out)
+    before = dump(db)
+    # Delivered only in 2025-10: after purging it they must be nowhere in the store file.
+    gone = [s for s in SEEDED_PII if s != "1931-07-13"]
+    raw = db.read_bytes()
+    assert all(n.encode() in raw for n in gone)
+    dry = run_cli("purge", "--before", "2025-11-01", "--dry-run", "--db", str(db))
+    assert dry.returncode == 0 and "would purge" in dry.stdout
+    assert diff(dump(db), before) == []                  # a dry run changes nothing
+    too_late = run_cli("purge", "--before", "2025-11-02", "--db", str(db))
+    assert too_late.returncode == 2 and "latest refreshed period" in too_late.stderr
+    bad = run_cli("purge", "--before", "31/02/2026", "--db", str(db))
+    assert bad.returncode == 2 and "YYYY-MM-DD" in bad.stderr
+    r = run_cli("purge", "--before", "2025-11-01", "--db", str(db), "--by", "tester")
+    assert r.returncode == 0, r.stderr
+    after = dump(db)
+    import duckdb
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        # The 2025-10 files re-delivered unchanged in 2025-11 (areas, here) are kept.
+        again = {f["extract_id"] for f in json.loads(con.execute(
+            "SELECT summary FROM refresh_run WHERE period = '2025-11'").fetchone()[0])["files"]}
+        for t in ("raw_attendance", "raw_asb", "raw_benefits", "raw_employment", "raw_interventions"):
+            left = con.execute(f"SELECT DISTINCT extract_id FROM {t} WHERE delivery_period < '2025-11'").fetchall()
+            assert {e for (e,) in left} <= again
+            assert con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] > 0
+        assert con.execute("SELECT count(*) FROM raw_areas").fetchone()[0] > 0
+        assert con.execute("SELECT actor, before_date::VARCHAR FROM purge_log").fetchall() == [("tester", "2025-11-01")]
+    finally:
+        con.close()
+    # The ledger, the evidence summaries, the registry and pbr's ids are kept whole.
+    kept = ["claim_batch", "claim_item", "claim_slot", "claim_event", "cohort", "criteria_evidence",
+            "result_evidence", "family_result", "attachment", "extract_file", "family_snapshot", "refresh_run"]
+    assert [t for t in kept if after[t] != before[t]] == []
+    raw_row = [c for c, _ in after["quarantine#columns"]].index("raw_row")
+    assert [r[0] for r in after["quarantine"]] == [2]  # the seeded row with a bad postcode, in asb (extract 2)
+    assert [r[raw_row] for r in before["quarantine"]] != [None] and [r[raw_row] for r in after["quarantine"]] == [None]
+    stored = db.read_bytes()
+    assert [n for n in gone if n.encode() in stored] == []  # not even in free blocks
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+    # The purged store carries on.
+    apply("2025-12", base["parsed"]["2025-12"], db, out)

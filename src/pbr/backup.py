@@ -105,15 +105,17 @@ def restore(backup_path: Path, db: Path, *, replace: bool = False) -> dict:
     private_files()
     db.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp_beside(db, "restoring")
-    src = duckdb.connect(str(backup_path), read_only=True)
+    mem = duckdb.connect()
     try:
-        _copy_database(src, tmp)
+        mem.execute("ATTACH ? AS pbr_backup (READ_ONLY)", [str(backup_path)])
+        mem.execute("USE pbr_backup")
+        _copy_database(mem, tmp)
     except BaseException:
         for p in (tmp, Path(f"{tmp}.wal")):
             p.unlink(missing_ok=True)
         raise
     finally:
-        src.close()
+        mem.close()
     os.chmod(tmp, 0o600)
     if db.exists():
         con = connect(db)  # wait for, and then exclude, any running writer

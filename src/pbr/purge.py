@@ -1,7 +1,8 @@
 """`pbr purge --before DATE`: retention of personal data.
 
 Deletes the raw extract rows (names, dates of birth, addresses, postcodes, UPNs, NINOs…) of every
-delivery whose period ended before DATE, the delivered text kept with their quarantined rows, and
+extract file last delivered in a period that ended before DATE (a file delivered again unchanged
+counts as delivered again), the delivered text kept with their quarantined rows, and
 the source record keys (UPN, NINO, person refs, name|dob) that no remaining raw row holds. Keeps
 what auditors need and which holds no personal data: the extract registry (file names, SHA-256,
 counts), quarantine lines/columns/reasons, refresh runs, pbr's own ids (people, families, their
@@ -12,6 +13,7 @@ counts."""
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -19,7 +21,8 @@ from pathlib import Path
 from .errors import PbrError
 from .store import connect, migrate, private_files, transaction
 
-RAW_TABLES = ["raw_attendance", "raw_asb", "raw_benefits", "raw_employment", "raw_interventions", "raw_areas"]
+# raw_areas holds postcode districts and ward names, no personal data: the areas list is kept.
+RAW_TABLES = ["raw_attendance", "raw_asb", "raw_benefits", "raw_employment", "raw_interventions"]
 
 # The source record key each raw table gives person_xwalk (family_members.csv's source_key).
 XWALK_KEYS = {
@@ -81,12 +84,20 @@ def _purge(con, before: date, dry_run: bool, actor: str) -> dict:
             raise PbrError(
                 f"--before {before} is after the start of the latest refreshed period {latest}: that would purge "
                 f"deliveries the latest refresh used; choose a date on or before {latest_start}")
-    # Deliveries whose period (YYYY-MM) ended before the cut-off.
+    # Extract files last delivered in a period (YYYY-MM) that ended before the cut-off. A file
+    # delivered again unchanged is loaded once (recognised by its hash): the refresh runs that read
+    # it again count as deliveries of it too.
     cutoff_period = f"{before.year:04d}-{before.month:02d}"
-    extracts = [r[0] for r in con.execute(
-        "SELECT extract_id FROM extract_file WHERE delivery_period < ? ORDER BY 1", [cutoff_period]).fetchall()]
-    con.execute("CREATE OR REPLACE TEMP TABLE purge_extract AS SELECT extract_id FROM extract_file "
-                "WHERE delivery_period < ?", [cutoff_period])
+    last = dict(con.execute("SELECT extract_id, delivery_period FROM extract_file").fetchall())
+    for period, summary in con.execute("SELECT period, summary FROM refresh_run WHERE summary IS NOT NULL").fetchall():
+        for f in json.loads(summary).get("files", []):
+            eid = f.get("extract_id")
+            if eid in last and period > last[eid]:
+                last[eid] = period
+    extracts = sorted(eid for eid, p in last.items() if p < cutoff_period)
+    con.execute("CREATE OR REPLACE TEMP TABLE purge_extract (extract_id INTEGER)")
+    if extracts:
+        con.executemany("INSERT INTO purge_extract VALUES (?)", [(e,) for e in extracts])
     raw_rows = 0
     for t in RAW_TABLES:
         raw_rows += con.execute(f"SELECT count(*) FROM {t} WHERE extract_id IN (SELECT extract_id FROM purge_extract)"
