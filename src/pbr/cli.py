@@ -27,7 +27,8 @@ class PbrGroup(click.Group):
         try:
             return super().invoke(ctx)
         except PbrError as e:
-            err.print(f"[bold red]error:[/] {e}", highlight=False, markup=True, soft_wrap=True)
+            # The message as plain text: a '[check]' in it is not rich markup.
+            err.print(Text("error: ", style="bold red") + Text(str(e)), highlight=False, soft_wrap=True)
             sys.exit(e.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
             raise
@@ -41,8 +42,14 @@ class PbrGroup(click.Group):
 
 @click.group(cls=PbrGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="pbr")
-def main() -> None:
+@click.option("--wait", "wait_seconds", type=click.FloatRange(0), default=None, metavar="SECONDS",
+              help="How long to wait for another pbr process using the store (default: 60 s to write, 5 s to read).")
+def main(wait_seconds) -> None:
     """pbr: Troubled Families cohort, outcomes and payment-by-results claims."""
+    from . import store
+    store.private_files()  # the store, backups and every output: owner-only
+    if wait_seconds is not None:
+        store.wait_override = wait_seconds
 
 
 def _reporter():
@@ -349,6 +356,11 @@ def claims_paid(batch, by, db):
     from .ledger import mark_paid
     _in_ledger_transaction(db, lambda con: mark_paid(con, batch, _actor(by)))
     out.print(f"batch {batch}: paid", highlight=False)
+
+
+from .retention_cli import register as _register_retention  # noqa: E402  (purge, backup, restore)
+
+_register_retention(main)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -32,11 +32,13 @@ class StagedOutput:
     target: Path
 
     def commit(self) -> Path:
+        from .testhooks import pause_at
         if self.target.exists():
             old = self.target.with_name(f".{self.target.name}.old")
             if old.exists():
                 shutil.rmtree(old)
             self.target.rename(old)
+            pause_at("output-move")
             self.staging.rename(self.target)
             shutil.rmtree(old)
         else:
@@ -66,6 +68,7 @@ def write_csv(path: Path, columns: list[str], rows) -> int:
 
 def write_outputs(con: duckdb.DuckDBPyConnection, period: str, out: Path, rb: Rulebook, run_id: str) -> StagedOutput:
     out.mkdir(parents=True, exist_ok=True)
+    clean_stale_staging(out, period)
     staging = Path(tempfile.mkdtemp(prefix=f".{period}.", dir=out))
     os.chmod(staging, 0o700)
     write_csv(staging / "cohort.csv", COHORT_COLUMNS, cohort_rows(con, period))
@@ -91,6 +94,16 @@ def write_outputs(con: duckdb.DuckDBPyConnection, period: str, out: Path, rb: Ru
     (staging / "summary.json").write_text(json.dumps(doc, indent=2, default=str) + "\n", encoding="utf-8")
     os.chmod(staging / "summary.json", 0o600)
     return StagedOutput(staging, out / period)
+
+
+def clean_stale_staging(out: Path, period: str) -> None:
+    """Remove what a killed refresh of the period left in OUT: staging folders `.YYYY-MM.*` (never
+    moved into place) and the previous outputs set aside as `.YYYY-MM.old`. The caller holds the
+    store's write lock, so no other refresh is writing them. Staged folders never count as outputs:
+    OUT/YYYY-MM/ is always a whole set, or absent until the period is re-run."""
+    from .staging import stale_staging_dirs
+    for d in stale_staging_dirs(out, period):
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def write_validation_report(con: duckdb.DuckDBPyConnection, folder: Path, period: str, run_id: str) -> Path:

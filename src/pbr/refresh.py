@@ -309,6 +309,7 @@ def apply_delivery(
     check_period(period)
     parsed = [for_period(p, period) for p in parsed]
     run_step = step_runner or (lambda _name, fn, run: fn(run))
+    run_step = with_pause_points(run_step)
     con = connect(db)
     try:
         with transaction(con):
@@ -320,6 +321,16 @@ def apply_delivery(
     finally:
         con.close()
     return RefreshResult(period, run.run_id, out_dir, run.stats["summary"])
+
+
+def with_pause_points(run_step: StepRunner) -> StepRunner:
+    """Fault-injection points before each step (inert unless PBR_TEST_PAUSE_AT is set)."""
+    from .testhooks import pause_at
+
+    def run(name, fn, r):
+        pause_at(f"step:{name}")
+        run_step(name, fn, r)
+    return run
 
 
 def build_summary(con, period, rb, loads, link_stats, fam_stats) -> dict:

@@ -20,12 +20,47 @@ class StoreBusy(PbrError):
     pass
 
 
-def connect(path: str | Path, *, read_only: bool = False, wait_seconds: float = 10.0) -> duckdb.DuckDBPyConnection:
-    """Open the store. DuckDB lets one process write a file; a second writer waits up to
-    wait_seconds for the first to finish, then stops with a clear message."""
+# How long a second process waits for the store before stopping with StoreBusy (exit 2): a writer
+# (refresh, claims audit/submit/paid, purge, backup, restore) waits for the running writer to
+# finish; a reader (claims list/show, validate --db) waits less, so a report never queues for long.
+WRITER_WAIT_SECONDS = 60.0
+READER_WAIT_SECONDS = 5.0
+# `pbr --wait SECONDS` (or PBR_WAIT) overrides both for one command.
+wait_override: float | None = None
+
+# Owner-only: the store, its WAL, backups and every output file hold special-category personal data.
+PRIVATE_UMASK = 0o077
+
+
+def private_files() -> None:
+    """Make every file and folder this process creates from now on readable by its owner only."""
+    os.umask(PRIVATE_UMASK | os.umask(PRIVATE_UMASK))
+
+
+def default_wait(read_only: bool) -> float:
+    if wait_override is not None:
+        return wait_override
+    env = os.environ.get("PBR_WAIT")
+    if env:
+        try:
+            return max(0.0, float(env))
+        except ValueError:
+            raise PbrError(f"PBR_WAIT must be a number of seconds, not {env!r}") from None
+    return READER_WAIT_SECONDS if read_only else WRITER_WAIT_SECONDS
+
+
+def connect(path: str | Path, *, read_only: bool = False, wait_seconds: float | None = None) -> duckdb.DuckDBPyConnection:
+    """Open the store. DuckDB lets one process write a file, and readers cannot open it while a
+    writer has it: a second process retries for up to wait_seconds (writer 60 s, reader 5 s by
+    default) for the first to finish, then stops with a clear message (StoreBusy)."""
     path = Path(path)
+    if wait_seconds is None:
+        wait_seconds = default_wait(read_only)
     if read_only and not path.exists():
         raise PbrError(f"store not found: {path}")
+    if path.is_symlink():
+        raise PbrError(f"store {path} is a symbolic link: give the store file itself")
+    private_files()
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
         new = not path.exists()
@@ -39,13 +74,19 @@ def connect(path: str | Path, *, read_only: bool = False, wait_seconds: float = 
                 if "lock" in str(e).lower():
                     raise StoreBusy(
                         f"store {path} is in use by another pbr process (one writer at a time); "
-                        f"waited {wait_seconds:.0f}s") from None
-                raise PbrError(f"cannot open store {path}: {e}") from None
+                        f"waited {wait_seconds:.0f}s (pbr --wait SECONDS to wait longer)") from None
+                raise PbrError(f"cannot open store {path}: {_first_line(e)}") from None
             time.sleep(0.25)
+        except duckdb.Error as e:
+            raise PbrError(f"cannot open store {path}: {_first_line(e)}") from None
     if not read_only and new:
         # Special-category personal data: owner-only.
         os.chmod(path, 0o600)
     return con
+
+
+def _first_line(e: BaseException) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:
@@ -73,9 +114,11 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
 
 @contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    from .testhooks import pause_at
     con.execute("BEGIN TRANSACTION")
     try:
         yield con
+        pause_at("pre-commit")
     except BaseException:
         con.execute("ROLLBACK")
         raise

@@ -1,0 +1,261 @@
+"""Hostile deliveries: every reader and the validation step end in a clear file error (naming the
+file, and the line and column where there is one) or a quarantined row — never another exception,
+a traceback or a partial load. Property-based (hypothesis) where the input space is open."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from pbr.errors import InputErrors, InputFileError, PbrError
+from pbr.ingest import discover, parse_file
+from pbr.ingest.discover import MAX_CELL_CHARS, DeliveryFile
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample" / "deliveries" / "2025-10"
+PERIOD = "2025-10"
+FEW = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+MANY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def asb_rows(n: int = 6) -> tuple[list[str], list[list[str]]]:
+    with open(SAMPLE / "asb.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    return rows[0], rows[1:1 + n]
+
+
+def as_csv(header, rows, *, encoding="utf-8") -> bytes:
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf)
+    w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue().encode(encoding)
+
+
+def delivery(data: bytes, name: str = "asb.csv") -> DeliveryFile:
+    fmt = {".csv": "csv", ".xlsx": "xlsx", ".parquet": "parquet"}[Path(name).suffix]
+    return DeliveryFile(Path(name).stem, Path(name), fmt, data, hashlib.sha256(data).hexdigest())
+
+
+def outcome(f: DeliveryFile):
+    """The parsed file, or the InputFileError; anything else fails the test."""
+    try:
+        return parse_file(f, None, PERIOD)
+    except InputFileError as e:
+        assert str(e).startswith(f.name), str(e)
+        assert "Traceback" not in str(e)
+        return e
+
+
+def accounted(p, n_rows: int) -> None:
+    """Every delivered row either loads or is quarantined: nothing is silently lost."""
+    bad = set(p.rejects.get_column("line_no").to_list())
+    good = set(p.rows.get_column("line_no").to_list())
+    assert not (bad & good)
+    assert len(bad) + len(good) == p.rows_read == n_rows
+
+
+# Random bytes in every format ----------------------------------------------------------------------
+
+@MANY
+@given(data=st.binary(max_size=3000), name=st.sampled_from(["asb.csv", "attendance.xlsx", "benefits.parquet"]))
+def test_random_bytes_are_a_clear_file_error(data, name):
+    r = outcome(delivery(data, name))
+    assert isinstance(r, InputFileError)  # random bytes are never a valid delivery
+
+
+def _good_binaries() -> dict[str, bytes]:
+    from openpyxl import Workbook
+    header, rows = asb_rows()
+    wb = Workbook()
+    ws = wb.active
+    ws.append(header)
+    for r in rows:
+        ws.append(r)
+    xlsx = io.BytesIO()
+    wb.save(xlsx)
+    pq = io.BytesIO()
+    pl.DataFrame({h: [r[i] for r in rows] for i, h in enumerate(header)}).write_parquet(pq)
+    return {"asb.xlsx": xlsx.getvalue(), "asb.parquet": pq.getvalue()}
+
+
+GOOD = _good_binaries()
+
+
+def test_the_good_binaries_parse():
+    for name, data in GOOD.items():
+        assert not isinstance(outcome(delivery(data, name)), InputFileError)
+
+
+@FEW
+@given(name=st.sampled_from(sorted(GOOD)), cut=st.integers(min_value=1, max_value=100_000),
+       flip=st.integers(min_value=1, max_value=255))
+def test_truncated_or_corrupted_workbooks_and_parquet(name, cut, flip):
+    good = GOOD[name]
+    k = cut % len(good)
+    outcome(delivery(good[:k], name))   # truncated: a clear file error
+    corrupted = good[:k] + bytes([flip ^ good[k]]) + good[k + 1:]
+    r = outcome(delivery(corrupted, name))  # one byte changed: parses or a clear file error
+    if not isinstance(r, InputFileError):
+        accounted(r, r.rows_read)
+
+
+# Hostile cell values ---------------------------------------------------------------------------------
+
+cell_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=60) | st.sampled_from([
+    "=HYPERLINK(\"http://evil\",\"x\")", "+cmd|' /C calc'!A0", "@SUM(1+1)", "-2+3", '"', '""', "a,b", "a\nb",
+    "a\r\nb", "\t", " ", "'", "\\", "\u202e", "\ufeff", "NULL", "null", "N/A", "9" * 40])
+
+
+@FEW
+@given(column=st.sampled_from(["forename", "surname", "dob", "postcode", "person_ref", "event_id", "event_date",
+                               "event_type", "agency", "sex", "uprn"]),
+       row=st.integers(min_value=0, max_value=5), value=cell_text)
+def test_any_cell_value_loads_quarantines_or_is_a_file_error(column, row, value):
+    header, rows = asb_rows()
+    rows[row][header.index(column)] = value
+    data = as_csv(header, rows)
+    r = outcome(delivery(data))
+    if isinstance(r, InputFileError):
+        assert "\x00" in value, str(r)  # only a NUL byte makes the text not a CSV file
+    else:
+        accounted(r, len(rows))
+        if r.rejects.height:  # reasons never quote the value
+            reasons = " ".join(r.rejects.get_column("reason").to_list())
+            assert len(value.strip()) < 4 or value.strip() not in reasons
+
+
+@pytest.mark.parametrize("value, outcome_kind", [
+    ("31/02/2026", "quarantined"), ("2026-02-30", "quarantined"), ("00/00/0000", "quarantined"),
+    ("2026-13-01", "quarantined"), ("yesterday", "quarantined"), ("29/02/2023", "quarantined"),
+    ("9999-12-31", "loads"),  # a real date after the period: kept with a warning, ignored until then
+    ("1/2/2025", "loads"),
+])
+def test_impossible_dates_are_quarantined(value, outcome_kind):
+    header, rows = asb_rows()
+    rows[2][header.index("event_date")] = value
+    r = outcome(delivery(as_csv(header, rows)))
+    accounted(r, len(rows))
+    bad = r.rejects.filter(pl.col("line_no") == 4)
+    if outcome_kind == "quarantined":
+        assert bad.get_column("column_name").to_list() == ["event_date"]
+    else:
+        assert bad.height == 0
+
+
+def test_a_cell_over_10000_characters_is_a_file_error_naming_line_and_column():
+    header, rows = asb_rows()
+    rows[3][header.index("address")] = "x" * MAX_CELL_CHARS
+    assert not isinstance(outcome(delivery(as_csv(header, rows))), InputFileError)
+    rows[3][header.index("address")] = "x" * (MAX_CELL_CHARS + 1)
+    e = outcome(delivery(as_csv(header, rows)))
+    assert isinstance(e, InputFileError) and (e.line, e.column) == (5, "address")
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "cp1252", "utf-16", "utf-16-le", "utf-32"])
+def test_wrong_encodings_are_a_file_error(encoding):
+    header, rows = asb_rows()
+    rows[1][header.index("forename")] = "Zoë Ségolène"
+    rows[1][header.index("address")] = "1 Café Row – €" if encoding != "latin-1" else "1 Café Row ±"
+    e = outcome(delivery(as_csv(header, rows, encoding=encoding)))
+    assert isinstance(e, InputFileError)
+    assert "UTF-8" in str(e) or "binary" in str(e)
+    assert "Zo" not in str(e) and "Caf" not in str(e)
+
+
+@pytest.mark.parametrize("mutate, expect", [
+    (lambda h, r: r[2].append("extra"), "fields where the header has"),
+    (lambda h, r: r[2].pop(), "fields where the header has"),
+    (lambda h, r: (h.append("shoe_size"), [x.append("9") for x in r]), "unexpected"),
+    (lambda h, r: h.__setitem__(h.index("event_date"), "evnt_date"), "missing"),
+])
+def test_extra_or_missing_fields_are_a_file_error(mutate, expect):
+    header, rows = asb_rows()
+    mutate(header, rows)
+    e = outcome(delivery(as_csv(header, rows)))
+    assert isinstance(e, InputFileError) and expect in str(e), str(e)
+
+
+def test_an_unclosed_quote_is_a_file_error():
+    header, rows = asb_rows()
+    good = as_csv(header, rows)
+    data = good.replace(b",yot\r\n", b',"yot\r\n', 1)  # the quote never closes
+    assert data != good
+    assert isinstance(outcome(delivery(data)), InputFileError)
+
+
+# Folders: symlinks, odd names ------------------------------------------------------------------------
+
+def test_symlinked_files_are_refused(tmp_path):
+    folder = tmp_path / "d"
+    folder.mkdir()
+    secret = tmp_path / "elsewhere.csv"
+    secret.write_bytes((SAMPLE / "asb.csv").read_bytes())
+    (folder / "asb.csv").symlink_to(secret)
+    (folder / "benefits.csv").symlink_to("/etc/passwd")
+    with pytest.raises(InputErrors) as e:
+        discover(folder)
+    assert sorted(x.file for x in e.value.errors) == ["asb.csv", "benefits.csv"]
+    assert all("symbolic link" in x.problem for x in e.value.errors)
+
+
+def test_a_symlinked_store_is_refused(tmp_path):
+    from pbr.store import connect
+    (tmp_path / "real.duckdb").write_bytes(b"")
+    (tmp_path / "pbr.duckdb").symlink_to(tmp_path / "real.duckdb")
+    with pytest.raises(PbrError, match="symbolic link"):
+        connect(tmp_path / "pbr.duckdb")
+
+
+@pytest.mark.parametrize("name", ["asb.csv\n", "asb .csv.exe", "ASB.CSV ", "asb;rm -rf.csv",
+                                  "-asb.csv", "attendance.csv.zip"])
+def test_odd_file_names_are_refused_or_ignored_never_followed(tmp_path, name):
+    folder = tmp_path / "d"
+    folder.mkdir()
+    target = folder / name  # (a file name cannot hold '/': discover lists the folder, never joins names)
+    target.write_bytes((SAMPLE / "asb.csv").read_bytes())
+    try:
+        files = discover(folder)
+    except InputErrors as e:
+        assert all(x.file == target.name for x in e.errors)
+        return
+    assert all(f.path.parent == folder for f in files)
+
+
+def test_a_refresh_from_and_to_oddly_named_folders(tmp_path):
+    from pbr.refresh import refresh
+    odd = tmp_path / "in -x 'quote' $HOME ü;\tnew\nline"
+    odd.mkdir()
+    for f in SAMPLE.iterdir():
+        (odd / f.name).write_bytes(f.read_bytes())
+    out = tmp_path / "out dir ü 'x'"
+    r = refresh(PERIOD, odd, tmp_path / "st ore ü.duckdb", out)
+    assert (out / PERIOD / "cohort.csv").is_file() and r.summary["cohort"] >= 0
+
+
+def test_the_cli_never_shows_a_traceback_for_hostile_files(tmp_path):
+    folder = tmp_path / "2025-10"
+    folder.mkdir()
+    (folder / "asb.csv").write_bytes(os.urandom(2000))
+    (folder / "attendance.xlsx").write_bytes(b"PK\x03\x04" + os.urandom(500))
+    (folder / "benefits.parquet").write_bytes(b"PAR1" + os.urandom(500) + b"PAR1")
+    (folder / "employment.csv").write_bytes(b"\xff\xfe" + os.urandom(100))
+    db = tmp_path / "pbr.duckdb"
+    for args in (["validate", str(folder)],
+                 ["refresh", "--period", PERIOD, "--extracts", str(folder), "--db", str(db), "--out", str(tmp_path / "o")]):
+        r = subprocess.run([sys.executable, "-m", "pbr.cli", *args], capture_output=True, text=True, cwd=ROOT,
+                           timeout=120)
+        assert r.returncode == 2, r.stderr
+        assert "Traceback" not in r.stderr + r.stdout
+        for name in ("asb.csv", "attendance.xlsx", "benefits.parquet", "employment.csv"):
+            assert name in r.stderr
+    assert not db.exists()  # nothing written
