@@ -343,3 +343,17 @@ def test_rebuild_from_the_store_with_identities(books, tmp_path):
         ("Mary", "Ash", date(1980, 1, 1)), ("Kit", "Ash", date(2000, 5, 1))}
     members = sheet_rows(tmp_path / "out" / books.period / "cohort.xlsx", "Members")
     assert "source_key" in members[0]
+
+
+def test_pbr_workbooks_command(books, tmp_path):
+    from click.testing import CliRunner
+
+    from pbr.cli import main
+    r = CliRunner().invoke(main, ["workbooks", "--period", books.period, "--db", str(books.db),
+                                  "--out", str(tmp_path / "o")])
+    assert r.exit_code == 0, r.output
+    assert sheet_rows(tmp_path / "o" / books.period / "claims.xlsx", "Claims") == books.rows["Claims"]
+    r = CliRunner().invoke(main, ["workbooks", "--period", "2013-01", "--db", str(books.db),
+                                  "--out", str(tmp_path / "o")])
+    assert r.exit_code != 0 and "no finished refresh of period 2013-01" in r.output
+    assert not (tmp_path / "o" / "2013-01").exists()

@@ -146,7 +146,7 @@ COHORT: dict[str, str] = {
 }
 
 
-def rows(*tables: dict[str, str], sheet_of: dict[str, str] | None = None) -> list[list[str]]:
+def rows(*tables: dict[str, str]) -> list[list[str]]:
     seen: dict[str, str] = {}
     for t in tables:
         for k, v in t.items():
