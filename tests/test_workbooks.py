@@ -13,7 +13,6 @@ import csv
 import hashlib
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import duckdb
 import pytest

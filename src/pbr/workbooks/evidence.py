@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import duckdb
 
-from .cells import Money, Pct, as_date
+from .cells import Pct, as_date
 
 
 @dataclass
@@ -245,7 +245,3 @@ def manifest_sha256(source_rows_: list[list]) -> str:
     """The SHA-256 of the input manifest: one line per file, 'delivery_period file sha256', sorted."""
     lines = sorted(f"{p} {f} {sha}" for f, sha, p, _n, _c in source_rows_)
     return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
-
-
-def money(v) -> Money:
-    return Money(v)

@@ -64,7 +64,8 @@ EVIDENCE: dict[str, str] = {
     "verdict": "pass, fail, neutral or pending (route A legs); met (progress to work, route B, attachment).",
     "baseline_from": "Start of the baseline window, excluded: A - 6 months.",
     "baseline_to": "End of the baseline window, included: A.",
-    "baseline_count": "Records counted in the baseline window.",
+    "baseline_count": "Distinct events counted in the baseline window (an event naming several members "
+                      "counts once; Records lists it once per member).",
     "outcome_from": "Start of the outcome window, excluded: C - 6 months.",
     "outcome_to": "End of the outcome window, included: C.",
     "outcome_count": "Records counted in the outcome window (education: pupils failing).",
