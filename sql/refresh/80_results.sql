@@ -201,3 +201,14 @@ FROM res_member m
 JOIN person_xwalk x ON x.person_id = m.person_id AND x.source = 'attendance'
 JOIN cur_attendance t ON t.upn = x.source_key
 JOIN last_terms lt ON lt.academic_year = t.academic_year AND lt.term = t.term;
+
+-- Per pupil and term: the attendance rows behind the education leg's totals (the last terms at C),
+-- kept so the claim workbook's Attendance sheet can show each term's figures from its record.
+INSERT INTO result_evidence
+SELECT getvariable('period'), m.family_id, 'education', 'term', lt.term_end, lt.term_end,
+       m.person_id, 'attendance', t.extract_id, t.line_no, lt.term_end,
+       t.term || ' ' || t.academic_year || ' at school ' || t.school_urn
+FROM res_member m
+JOIN person_xwalk x ON x.person_id = m.person_id AND x.source = 'attendance'
+JOIN cur_attendance t ON t.upn = x.source_key
+JOIN last_terms lt ON lt.academic_year = t.academic_year AND lt.term = t.term;

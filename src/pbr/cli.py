@@ -74,13 +74,15 @@ def _reporter():
               help="Local configuration YAML (authority, column mappings, local filters).")
 @click.option("--sources", "sources_path", type=click.Path(path_type=Path), default=None,
               help="Sources file (YAML): contract sources read from databases, in place of or alongside --extracts.")
-def refresh(period, extracts, db, out, rulebook, config_path, sources_path):
+@click.option("--with-identities", is_flag=True,
+              help="Add a People sheet (names, dates of birth) to the workbooks: the authority's restricted copy.")
+def refresh(period, extracts, db, out, rulebook, config_path, sources_path, with_identities):
     """Run one monthly refresh: load the delivery, find the cohort, write the outputs."""
     from .refresh import refresh as run
     report, status = _reporter()
     try:
         result = run(period, extracts, db, out, rulebook=rulebook, config_path=config_path, report=report,
-                     sources_path=sources_path)
+                     sources_path=sources_path, with_identities=with_identities)
     finally:
         status.stop()
     print_summary(result.summary, result.out_dir)
@@ -356,6 +358,25 @@ def claims_paid(batch, by, db):
     from .ledger import mark_paid
     _in_ledger_transaction(db, lambda con: mark_paid(con, batch, _actor(by)))
     out.print(f"batch {batch}: paid", highlight=False)
+
+
+@main.command()
+@click.option("--period", required=True, help="The refreshed period, YYYY-MM.")
+@click.option("--db", type=click.Path(path_type=Path), default=Path("pbr.duckdb"), show_default=True,
+              help="The DuckDB store (opened read-only).")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("out"), show_default=True,
+              help="Output folder; the workbooks go to OUT/YYYY-MM/.")
+@click.option("--rulebook", default=None, help="The rulebook the period was built with (default: the one it names).")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+              help="Local configuration YAML (the authority's name).")
+@click.option("--with-identities", is_flag=True,
+              help="Add a People sheet (names, dates of birth): the authority's restricted copy.")
+def workbooks(period, db, out, rulebook, config_path, with_identities):
+    """Rebuild a period's claims.xlsx and cohort.xlsx from the store."""
+    from .workbooks.rebuild import rebuild_workbooks
+    for path in rebuild_workbooks(period, db, out, rulebook=rulebook, config_path=config_path,
+                                  with_identities=with_identities):
+        click.echo(f"wrote {path}")
 
 
 from .retention_cli import register as _register_retention  # noqa: E402  (purge, backup, restore)

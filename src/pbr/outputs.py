@@ -66,7 +66,8 @@ def write_csv(path: Path, columns: list[str], rows) -> int:
     return n
 
 
-def write_outputs(con: duckdb.DuckDBPyConnection, period: str, out: Path, rb: Rulebook, run_id: str) -> StagedOutput:
+def write_outputs(con: duckdb.DuckDBPyConnection, period: str, out: Path, rb: Rulebook, run_id: str,
+                  authority: str = "Local authority", with_identities: bool = False) -> StagedOutput:
     out.mkdir(parents=True, exist_ok=True)
     clean_stale_staging(out, period)
     staging = Path(tempfile.mkdtemp(prefix=f".{period}.", dir=out))
@@ -88,6 +89,8 @@ def write_outputs(con: duckdb.DuckDBPyConnection, period: str, out: Path, rb: Ru
         WHERE c.identified_period <= ?
         ORDER BY c.family_id, v.criterion, v.person_id, v.record_date, v.line_no""", [period]).fetchall())
     write_claim_outputs(con, period, staging, write_csv)
+    from .workbooks import write_workbooks  # claims.xlsx and cohort.xlsx (docs/workbooks.md)
+    write_workbooks(con, period, staging, rb, authority, with_identities)
     write_validation_report(con, staging / "validation", period, run_id)
     summary = con.execute("SELECT summary FROM refresh_run WHERE run_id = ?", [run_id]).fetchone()[0]
     doc = {"run_id": run_id, **json.loads(summary)}

@@ -188,6 +188,7 @@ def refresh(
     config_path: Path | None = None,
     report: Reporter | None = None,
     sources_path: Path | None = None,
+    with_identities: bool = False,
 ) -> RefreshResult:
     """Read the delivery — files, database sources or both — (no store access), then apply it to
     the store in one transaction."""
@@ -201,7 +202,8 @@ def refresh(
         say("reading delivery " + " and ".join(
             ([str(extracts)] if extracts is not None else []) + ([f"sources {sources_path}"] if sources else [])))
         parsed = read_delivery(Path(extracts) if extracts is not None else None, config, period, sources)
-    return apply_delivery(period, parsed, db, out, rb, config, origin=delivery_origin(extracts), report=say)
+    return apply_delivery(period, parsed, db, out, rb, config, origin=delivery_origin(extracts), report=say,
+                          with_identities=with_identities)
 
 
 @dataclass
@@ -219,6 +221,7 @@ class RefreshRun:
     say: Reporter
     stats: dict = field(default_factory=dict)
     staged: object | None = None
+    with_identities: bool = False  # the workbooks' People sheet (names, dates of birth)
 
 
 def step_load(run: RefreshRun) -> None:
@@ -279,7 +282,8 @@ def step_outputs(run: RefreshRun) -> None:
                 [datetime.now(timezone.utc).replace(tzinfo=None), json.dumps(summary), run.run_id])
     if run.out is not None:
         run.say("writing outputs")
-        run.staged = write_outputs(con, run.period, Path(run.out), rb, run.run_id)
+        run.staged = write_outputs(con, run.period, Path(run.out), rb, run.run_id,
+                                   authority=run.config.authority, with_identities=run.with_identities)
 
 
 # The store-changing steps of a refresh, in order. They share one transaction; an orchestrator
@@ -302,6 +306,7 @@ def apply_delivery(
     origin: str | None = None,
     report: Reporter | None = None,
     step_runner: StepRunner | None = None,
+    with_identities: bool = False,
 ) -> RefreshResult:
     """The single-writer half of a refresh: load, link, form families, evaluate, attach, measure,
     build the claim batch and stage the outputs, all in one transaction."""
@@ -314,7 +319,7 @@ def apply_delivery(
     try:
         with transaction(con):
             run = RefreshRun(con, period, parsed, out, rb, config, origin, f"{period}-{uuid.uuid4().hex[:8]}",
-                             datetime.now(timezone.utc).replace(tzinfo=None), say)
+                             datetime.now(timezone.utc).replace(tzinfo=None), say, with_identities=with_identities)
             for name, fn in STEPS:
                 run_step(name, fn, run)
         out_dir = run.staged.commit() if run.staged is not None else None

@@ -1,0 +1,164 @@
+"""An injection-safe cell writer for the workbooks (write-only openpyxl sheets).
+
+Every value that comes from data is written as a value of its own type: numbers as numbers, dates as
+dates, and text always as a literal string. openpyxl turns any string starting with "=" into a
+formula, and spreadsheet programs treat text starting with + - @ (and tab or CR) as the start of a
+formula when a cell is edited or the data is re-imported. So such text is stored with the string
+type forced and Excel's "quote prefix" style (the cell shows and keeps the text as typed). Only our
+own formulas, passed as `Formula`, are ever written as formulas."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+DANGEROUS_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+MAX_TEXT = 32767  # Excel's limit for a cell
+
+DATE_FORMAT = "yyyy-mm-dd"
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
+MONEY_FORMAT = '"£"#,##0.00'
+INT_FORMAT = "#,##0"
+PCT_FORMAT = "0.0%"
+HEADER_FONT = Font(bold=True, color="FFFFFF")
+HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
+TITLE_FONT = Font(bold=True, size=14)
+
+
+@dataclass(frozen=True)
+class Formula:
+    """One of pbr's own formulas (the only text ever written as a formula)."""
+    text: str
+
+    def __post_init__(self):
+        if not self.text.startswith("="):
+            raise ValueError("a formula starts with '='")
+
+
+@dataclass(frozen=True)
+class Money:
+    value: Decimal | float | int | None
+
+
+@dataclass(frozen=True)
+class Pct:
+    """A fraction shown as a percentage (0.4 -> 40.0%)."""
+    value: float | None
+
+
+def is_dangerous(text: str) -> bool:
+    return text.startswith(DANGEROUS_START)
+
+
+def cell(ws: Worksheet, value, number_format: str | None = None, bold: bool = False) -> WriteOnlyCell:
+    """A write-only cell holding `value` safely."""
+    if isinstance(value, Money):
+        c = WriteOnlyCell(ws, value=None if value.value is None else float(value.value))
+        c.number_format = MONEY_FORMAT
+    elif isinstance(value, Pct):
+        c = WriteOnlyCell(ws, value=value.value)
+        c.number_format = PCT_FORMAT
+    elif isinstance(value, Formula):
+        c = WriteOnlyCell(ws, value=value.text)
+    elif isinstance(value, str):
+        text = value[:MAX_TEXT]
+        c = WriteOnlyCell(ws, value=None)
+        c.value = text
+        c.data_type = "s"  # never "f", whatever the text starts with
+        if is_dangerous(text):
+            c.quotePrefix = True
+    elif isinstance(value, bool) or value is None or isinstance(value, (int, float, Decimal)):
+        c = WriteOnlyCell(ws, value=value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            c.number_format = INT_FORMAT
+    elif isinstance(value, datetime):
+        c = WriteOnlyCell(ws, value=value)
+        c.number_format = DATETIME_FORMAT
+    elif isinstance(value, date):
+        c = WriteOnlyCell(ws, value=value)
+        c.number_format = DATE_FORMAT
+    else:
+        return cell(ws, str(value), number_format, bold)
+    if number_format:
+        c.number_format = number_format
+    if bold:
+        c.font = Font(bold=True)
+    return c
+
+
+def header_row(ws: Worksheet, names: list[str]) -> list[WriteOnlyCell]:
+    out = []
+    for n in names:
+        c = cell(ws, n)
+        c.font = HEADER_FONT
+        c.fill = HEADER_FILL
+        c.alignment = Alignment(wrap_text=True, vertical="top")
+        out.append(c)
+    return out
+
+
+def row(ws: Worksheet, values) -> list[WriteOnlyCell]:
+    return [cell(ws, v) for v in values]
+
+
+def as_date(v):
+    """ISO date text (as the evidence JSON holds it) to a date; other values unchanged."""
+    if isinstance(v, str) and len(v) == 10 and v[4] == "-" and v[7] == "-":
+        try:
+            return date.fromisoformat(v)
+        except ValueError:
+            return v
+    return v
+
+
+def table_sheet(wb, title: str, columns: list[str], rows, widths: dict[str, int] | None = None,
+                default_width: int = 14, protect: bool = True, preamble: list[list] | None = None) -> int:
+    """A sheet holding one table: optional preamble lines, a header row, frozen below the header,
+    an autofilter over the table, column widths, a print area and print titles, protection
+    against accidental edits (sorting and filtering stay allowed). Returns the data row count."""
+    ws = wb.create_sheet(title)
+    widths = widths or {}
+    for i, name in enumerate(columns, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = widths.get(name, default_width)
+    header = 1 + (len(preamble) + 1 if preamble else 0)
+    ws.freeze_panes = f"A{header + 1}"  # write-only: sheet views before the first row
+    for line in preamble or []:
+        ws.append([cell(ws, v, bold=(j == 0)) for j, v in enumerate(line)])
+    if preamble:
+        ws.append([])
+    ws.append(header_row(ws, columns))
+    n = 0
+    for values in rows:
+        ws.append(row(ws, values))
+        n += 1
+    last_col = get_column_letter(max(1, len(columns)))
+    last_row = header + max(n, 1)
+    ws.auto_filter.ref = f"A{header}:{last_col}{last_row}"
+    ws.print_area = f"A1:{last_col}{last_row}"
+    ws.print_title_rows = f"{header}:{header}"
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    if protect:
+        protect_sheet(ws)
+    return n
+
+
+def protect_sheet(ws: Worksheet) -> None:
+    """Protected against accidental edits (no password: this is a guard, not a lock); sorting,
+    filtering and resizing stay allowed."""
+    p = ws.protection
+    p.sheet = True
+    p.autoFilter = False
+    p.sort = False
+    p.formatColumns = False
+    p.formatRows = False
+    p.selectLockedCells = False
+    p.selectUnlockedCells = False

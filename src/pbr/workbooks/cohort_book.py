@@ -1,0 +1,86 @@
+"""OUT/YYYY-MM/cohort.xlsx: the co-ordinator's view of the cohort (see docs/workbooks.md)."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+from openpyxl import Workbook
+
+from ..outputs import COHORT_COLUMNS, cohort_rows, member_rows
+from . import glossary
+from .cells import Formula, TITLE_FONT, cell, protect_sheet, table_sheet
+
+COLUMNS = COHORT_COLUMNS + ["members", "new_this_month"]
+
+
+def write_cohort_book(con: duckdb.DuckDBPyConnection, period: str, path: Path, authority: str = "Local authority",
+                      with_identities: bool = False, generated_at: datetime | None = None) -> Path:
+    generated_at = generated_at or datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    members = member_rows(con, period)
+    count: dict[str, int] = {}
+    persons: dict[str, set] = {}
+    for family_id, person_id, _source, _key in members:
+        persons.setdefault(family_id, set()).add(person_id)
+    count = {f: len(p) for f, p in persons.items()}
+    rows = []
+    for r in cohort_rows(con, period):
+        r = list(r)
+        rows.append(r + [count.get(r[0], 0), r[1] == period])
+    new = [r for r in rows if r[-1]]
+    gone = [r for r in rows if not r[7]]
+    attached = [r for r in rows if r[8]]
+    not_attached = [r for r in rows if not r[8]]
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("Summary")
+    ws.column_dimensions["A"].width = 36
+    ws.column_dimensions["B"].width = 40
+    ws.freeze_panes = "A2"  # write-only: sheet views before the first row
+    t = cell(ws, f"Cohort workbook {period}")
+    t.font = TITLE_FONT
+    ws.append([t])
+    n = len(rows)
+    rng = lambda col: f"Cohort!${col}$2:${col}${max(n + 1, 2)}"  # noqa: E731
+    for k, v in [
+        ("Authority", authority), ("Period", period), ("Generated (UTC)", generated_at),
+        ("Copy", "WITH IDENTITIES (restricted)" if with_identities else "ids only (no personal data)"),
+        ("Families in the cohort", Formula(f"=COUNTA({rng('A')})")),
+        ("New this month", Formula(f"=COUNTIFS({rng('L')},TRUE())")),
+        ("No longer meeting the criteria", Formula(f"=COUNTIFS({rng('H')},FALSE())")),
+        ("Attached", Formula(f'=COUNTIFS({rng("I")},"?*")')),
+        ("Not yet attached", Formula(f"=COUNTA({rng('A')})-COUNTIFS({rng('I')},\"?*\")")),
+    ]:
+        ws.append([cell(ws, k, bold=True), cell(ws, v)])
+    ws.append([])
+    ws.append([cell(ws, "pbr's counts", bold=True),
+               cell(ws, f"{n} families, {len(new)} new, {len(gone)} no longer meeting, "
+                        f"{len(attached)} attached, {len(not_attached)} not yet attached")])
+    ws.print_area = "A1:B13"
+    protect_sheet(ws)
+
+    widths = {"identified_period": 12, "route": 22, "case_ref": 18}
+    table_sheet(wb, "Cohort", COLUMNS, rows, widths=widths)
+    table_sheet(wb, "New this month", COLUMNS, new, widths=widths)
+    table_sheet(wb, "No longer meeting", COLUMNS, gone, widths=widths)
+    table_sheet(wb, "Not yet attached", COLUMNS, not_attached, widths=widths)
+    table_sheet(wb, "Attached", COLUMNS, attached, widths=widths)
+    member_cols = ["family_id", "person_id", "source"] + (["source_key"] if with_identities else [])
+    table_sheet(wb, "Members", member_cols,
+                [list(m) for m in members] if with_identities else [list(m) for m in sorted({m[:3] for m in members})], widths={"source_key": 30})
+    table_sheet(wb, "Glossary", ["term", "meaning"],
+                [["sheet: Cohort", "Every family in the cohort as of this refresh (cohort.csv), with member count."],
+                 ["sheet: New this month", "Families that entered the cohort at this refresh."],
+                 ["sheet: No longer meeting", "Cohort families that do not meet the criteria at this refresh."],
+                 ["sheet: Not yet attached", "Cohort families no case has attached yet."],
+                 ["sheet: Attached", "Cohort families with an attached case."],
+                 ["sheet: Members", "The source record keys linked into each family (ids only unless the "
+                                    "identities copy)."]] + glossary.rows(glossary.COHORT),
+                widths={"term": 30, "meaning": 100})
+    tmp = path.with_name(f".{path.name}.tmp")
+    wb.save(tmp)
+    os.chmod(tmp, 0o600)
+    tmp.replace(path)
+    return path
