@@ -256,7 +256,7 @@ def section_cost(fig: Figures, k: int, unit_costs: dict[str, float], source: str
         hide = fam.suppressed or b.suppressed or o.suppressed
         reason = fam.reason or b.reason or o.reason
         if fam.suppressed:
-            b = o = Cell(None, True, fam.reason)
+            b = o = Cell(None, True, "secondary")
         avoided = Cell(None, True, reason) if hide else Cell(int(r["avoided"]))
         est = Cell(None, True, reason) if hide else Cell(float(r["estimate"]))
         hidden_any = hidden_any or hide
