@@ -1,6 +1,6 @@
 -- Timeliness up to $1, by month: days from identification (R of the period the family entered the
 -- cohort) to attachment (A), by the period of attachment; and days from A to the first result
--- achieved (R of that refresh), by the period of that result.
+-- achieved (R of that refresh), by the period of that result; and over all months ('all').
 WITH attach AS (
     SELECT a.period_attached AS period,
            date_diff('day', last_day(strptime(c.identified_period || '-01', '%Y-%m-%d')::DATE), a.attached_date) AS days
@@ -22,4 +22,11 @@ FROM attach GROUP BY period
 UNION ALL
 SELECT 'attachment_to_result', period, count(*), median(days)::DOUBLE, avg(days)::DOUBLE
 FROM result GROUP BY period
+-- and over all months so far (period 'all', sorted last)
+UNION ALL
+SELECT 'identification_to_attachment', 'all', count(*), median(days)::DOUBLE, avg(days)::DOUBLE FROM attach
+HAVING count(*) > 0
+UNION ALL
+SELECT 'attachment_to_result', 'all', count(*), median(days)::DOUBLE, avg(days)::DOUBLE FROM result
+HAVING count(*) > 0
 ORDER BY 1, 2

@@ -216,7 +216,7 @@ def section_outcomes(fig: Figures, k: int) -> str:
 
 def section_timeliness(fig: Figures, k: int) -> str:
     out = []
-    periods = sorted({r["period"] for r in fig.timeliness})
+    periods = sorted({r["period"] for r in fig.timeliness} - {"all"})
     series = {}
     for measure, label in MEASURE_LABELS.items():
         rows = [r for r in fig.timeliness if r["measure"] == measure]
@@ -225,7 +225,7 @@ def section_timeliness(fig: Figures, k: int) -> str:
         for r in rows:
             n = cell(int(r["families"]), k)
             hide = Cell(None, True, n.reason) if n.suppressed else None
-            trs.append(_tr(r["period"], [_td(f"timeliness.{measure}.{r['period']}.families", n),
+            trs.append(_tr("All months" if r["period"] == "all" else r["period"], [_td(f"timeliness.{measure}.{r['period']}.families", n),
                                           _td(f"timeliness.{measure}.{r['period']}.median_days",
                                               hide or Cell(float(r["median_days"])), "{:,.0f}"),
                                           _td(f"timeliness.{measure}.{r['period']}.mean_days",
