@@ -351,10 +351,6 @@ def claims_paid(batch, by, db):
     out.print(f"batch {batch}: paid", highlight=False)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
-
-
 @main.command("report")
 @click.option("--period", required=True, help="The period to report, YYYY-MM (a refreshed period).")
 @click.option("--db", type=click.Path(path_type=Path), default=Path("pbr.duckdb"), show_default=True,
@@ -370,3 +366,7 @@ def report(period, db, out_dir, config_path, rulebook):
     from .report.rebuild import rebuild_report
     path = rebuild_report(period, db, out_dir, config_path, rulebook)
     out.print(f"report written: {path}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
