@@ -379,6 +379,23 @@ def workbooks(period, db, out, rulebook, config_path, with_identities):
         click.echo(f"wrote {path}")
 
 
+@main.command("report")
+@click.option("--period", required=True, help="The period to report, YYYY-MM (a refreshed period).")
+@click.option("--db", type=click.Path(path_type=Path), default=Path("pbr.duckdb"), show_default=True,
+              help="The DuckDB store (opened read-only).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out"), show_default=True,
+              help="Output folder; the report goes to OUT/YYYY-MM/report.html.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+              help="Local configuration YAML (report: disclosure_threshold, allocation, unit_costs).")
+@click.option("--rulebook", default=None,
+              help="Rulebook name or path (default: the one the period's refresh recorded, if bundled).")
+def report(period, db, out_dir, config_path, rulebook):
+    """Rebuild the monthly report (report.html) from the store, without a refresh."""
+    from .report.rebuild import rebuild_report
+    path = rebuild_report(period, db, out_dir, config_path, rulebook)
+    out.print(f"report written: {path}")
+
+
 from .retention_cli import register as _register_retention  # noqa: E402  (purge, backup, restore)
 
 _register_retention(main)

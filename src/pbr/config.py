@@ -47,6 +47,7 @@ class Config:
     local_discretion: dict[str, bool] = field(default_factory=dict)
     sha256: str = ""
     validation: ValidationConfig = field(default_factory=ValidationConfig)
+    report: "ReportConfig" = field(default_factory=lambda: ReportConfig())
 
     def filters(self, rulebook_defaults: dict[str, bool]) -> dict[str, bool]:
         out = {k: bool(v) for k, v in rulebook_defaults.items()}
@@ -70,7 +71,7 @@ def load_config(path: str | Path | None) -> Config:
         raise ConfigError(f"config {p} is not valid YAML: {e}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"config {p} must be a mapping")
-    unknown = set(data) - {"authority", "column_mappings", "local_discretion", "validation"}
+    unknown = set(data) - {"authority", "column_mappings", "local_discretion", "validation", "report"}
     if unknown:
         raise ConfigError(f"config {p}: unknown settings {sorted(unknown)}")
     mappings: dict[str, dict[str, str]] = {}
@@ -85,6 +86,7 @@ def load_config(path: str | Path | None) -> Config:
         local_discretion={str(k): bool(v) for k, v in ld.items()},
         sha256=hashlib.sha256(raw).hexdigest(),
         validation=_validation(p, data.get("validation")),
+        report=_report(p, data.get("report")),
     )
 
 
@@ -106,3 +108,57 @@ def _validation(p: Path, data: Any) -> ValidationConfig:
         raise ConfigError(f"config {p}: validation.row_drop_min_rows must be a whole number, 0 or more "
                           "(the row-count check applies when the previous delivery had at least this many rows)")
     return ValidationConfig(max_row_drop_share=float(share), row_drop_min_rows=min_rows)
+
+
+# The monthly report (docs/report.md). Counts below the disclosure threshold are suppressed on the
+# page, which is meant for wider circulation (a partnership board). The unit costs price the cost
+# avoided estimate (rules.md, Cost avoidance): illustrative defaults, to be replaced by the
+# authority's own figures (e.g. from the Troubled Families cost savings calculator).
+DEFAULT_DISCLOSURE_THRESHOLD = 5
+DEFAULT_UNIT_COSTS = {
+    "asb_event": 673.0,              # one ASB incident or intervention
+    "proven_offence": 2900.0,        # one proven offence by a young person
+    "out_of_work_benefit_year": 9800.0,  # one adult off out-of-work benefit for a year
+}
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    disclosure_threshold: int = DEFAULT_DISCLOSURE_THRESHOLD  # counts 1..threshold-1 are suppressed
+    allocation: float | None = None       # the authority's claim allocation (£), for the cumulative chart
+    unit_costs: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_UNIT_COSTS))
+    unit_costs_source: str = "pbr illustrative defaults"
+
+
+def _report(p: Path, data: Any) -> ReportConfig:
+    if data is None:
+        return ReportConfig()
+    if not isinstance(data, dict):
+        raise ConfigError(f"config {p}: report must be a mapping")
+    unknown = set(data) - {"disclosure_threshold", "allocation", "unit_costs", "unit_costs_source"}
+    if unknown:
+        raise ConfigError(f"config {p}: unknown report settings {sorted(unknown)} "
+                          "(known: disclosure_threshold, allocation, unit_costs, unit_costs_source)")
+    threshold = data.get("disclosure_threshold", DEFAULT_DISCLOSURE_THRESHOLD)
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 0:
+        raise ConfigError(f"config {p}: report.disclosure_threshold must be a whole number, 0 or more "
+                          "(counts from 1 up to below it are suppressed; 0 or 1 turns suppression off)")
+    allocation = data.get("allocation")
+    if allocation is not None and (isinstance(allocation, bool) or not isinstance(allocation, (int, float))
+                                   or allocation < 0):
+        raise ConfigError(f"config {p}: report.allocation must be an amount in pounds, 0 or more")
+    costs = dict(DEFAULT_UNIT_COSTS)
+    given = data.get("unit_costs")
+    if given is not None:
+        if not isinstance(given, dict):
+            raise ConfigError(f"config {p}: report.unit_costs must map a unit to its cost in pounds")
+        for k, v in given.items():
+            if k not in DEFAULT_UNIT_COSTS:
+                raise ConfigError(f"config {p}: unknown report.unit_costs entry '{k}' "
+                                  f"(known: {', '.join(DEFAULT_UNIT_COSTS)})")
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+                raise ConfigError(f"config {p}: report.unit_costs.{k} must be an amount in pounds, 0 or more")
+            costs[k] = float(v)
+    source = str(data.get("unit_costs_source") or ("local configuration" if given else "pbr illustrative defaults"))
+    return ReportConfig(disclosure_threshold=threshold, allocation=None if allocation is None else float(allocation),
+                        unit_costs=costs, unit_costs_source=source)

@@ -284,6 +284,8 @@ def step_outputs(run: RefreshRun) -> None:
         run.say("writing outputs")
         run.staged = write_outputs(con, run.period, Path(run.out), rb, run.run_id,
                                    authority=run.config.authority, with_identities=run.with_identities)
+        from .report import write_report  # the monthly report (docs/report.md): OUT/YYYY-MM/report.html
+        write_report(con, run.period, run.staged.staging, run.config, rb)
 
 
 # The store-changing steps of a refresh, in order. They share one transaction; an orchestrator
