@@ -405,3 +405,17 @@ def test_the_example_configuration_sets_the_report():
     rc = load_config(Path(__file__).resolve().parents[1] / "docs" / "config.example.yaml").report
     assert rc.disclosure_threshold == 5 and rc.allocation == 500000.0
     assert set(rc.unit_costs) == {"asb_event", "proven_offence", "out_of_work_benefit_year"}
+
+
+def test_the_page_holds_no_personal_data(authority):
+    """Counts only: no name, postcode, UPN, NINO or person reference of the deliveries is on it."""
+    text = (authority / "out" / END / "report.html").read_text(encoding="utf-8")
+    text = re.sub(r"<svg.*?</svg>", "", text, flags=re.S)   # chart paths are numbers, not text
+    deliveries = authority / "gen" / "deliveries" / END
+    values = set()
+    for source, cols in [("asb", ("surname", "postcode", "person_ref")), ("attendance", ("upn", "surname")),
+                         ("benefits", ("nino", "postcode"))]:
+        for row in read_csv(deliveries / f"{source}.csv")[:200]:
+            values |= {row[c] for c in cols if row.get(c) and len(row[c]) >= 5}
+    assert values
+    assert [v for v in values if v in text] == []
