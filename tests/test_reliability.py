@@ -326,3 +326,21 @@ def test_purge_deletes_old_personal_data_and_keeps_the_ledger(base, seeded, tmp_
     assert stat.S_IMODE(db.stat().st_mode) == 0o600
     # The purged store carries on.
     apply("2025-12", base["parsed"]["2025-12"], db, out)
+
+
+def test_sigkill_during_a_ledger_change_leaves_the_ledger_as_it_was(base, tmp_path):
+    import duckdb
+    db, _ = copy_base(base, tmp_path / "s")
+    con = duckdb.connect(str(db), read_only=True)
+    ids = [r[0] for r in con.execute("SELECT claim_id FROM claim_item WHERE batch_id = 'B2025-11-1'").fetchall()]
+    con.close()
+    assert ids
+    marker = tmp_path / "paused"
+    env = {**os.environ, "PBR_TEST_PAUSE_AT": "pre-commit", "PBR_TEST_PAUSE_FILE": str(marker)}
+    proc = subprocess.Popen([*PBR, "claims", "audit", "B2025-11-1", "--approve", ",".join(ids), "--by", "auditor",
+                             "--db", str(db)], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_paused(proc, marker)
+    kill(proc)
+    assert diff(dump(db), base["dump"]) == []
+    r = cli("claims", "audit", "B2025-11-1", "--approve", ",".join(ids), "--by", "auditor", "--db", str(db))
+    assert r.returncode == 0 and "state audited" in r.stdout
