@@ -203,6 +203,18 @@ def test_a_second_writer_or_reader_waits_then_stops_cleanly(base, tmp_path):
     assert diff(dump(db), base["dump"]) == []
 
 
+class _Result:
+    def __init__(self, r):
+        self.returncode, self.stdout, self.stderr = r.exit_code, r.stdout, r.stderr
+
+
+def cli(*args) -> _Result:
+    """The CLI in this process (no start-up cost) for commands that need no second process."""
+    from click.testing import CliRunner
+    from pbr.cli import main
+    return _Result(CliRunner().invoke(main, [str(a) for a in args]))
+
+
 def test_default_waits():
     from pbr import store
     assert store.default_wait(read_only=False) == 60 and store.default_wait(read_only=True) == 5
@@ -213,27 +225,27 @@ def test_default_waits():
 def test_backup_and_restore_give_an_identical_store(base, tmp_path):
     db, _ = copy_base(base, tmp_path / "s")
     bk = tmp_path / "backups" / "pbr-2025-11.duckdb"
-    r = run_cli("backup", str(bk), "--db", str(db))
+    r = cli("backup", str(bk), "--db", str(db))
     assert r.returncode == 0, r.stderr
     assert stat.S_IMODE(bk.stat().st_mode) == 0o600
     assert diff(dump(bk), base["dump"]) == []
-    again = run_cli("backup", str(bk), "--db", str(db))
+    again = cli("backup", str(bk), "--db", str(db))
     assert again.returncode == 2 and "exists" in again.stderr and "Traceback" not in again.stderr
     # Restore to a new place, and over a store changed since (only with --replace).
     fresh = tmp_path / "restored" / "pbr.duckdb"
-    assert run_cli("restore", str(bk), "--db", str(fresh)).returncode == 0
+    assert cli("restore", str(bk), "--db", str(fresh)).returncode == 0
     assert diff(dump(fresh), base["dump"]) == []
     apply("2025-12", base["parsed"]["2025-12"], db, tmp_path / "out")
-    refused = run_cli("restore", str(bk), "--db", str(db))
+    refused = cli("restore", str(bk), "--db", str(db))
     assert refused.returncode == 2 and "--replace" in refused.stderr
-    assert run_cli("restore", str(bk), "--db", str(db), "--replace").returncode == 0
+    assert cli("restore", str(bk), "--db", str(db), "--replace").returncode == 0
     assert diff(dump(db), base["dump"]) == []
     # The restored store carries on: the next refresh runs on it.
     apply("2025-12", base["parsed"]["2025-12"], db, tmp_path / "out")
     # Not a store: a clear message.
     junk = tmp_path / "junk.duckdb"
     junk.write_bytes(b"not a database at all" * 100)
-    bad = run_cli("restore", str(junk), "--db", str(tmp_path / "x.duckdb"))
+    bad = cli("restore", str(junk), "--db", str(tmp_path / "x.duckdb"))
     assert bad.returncode == 2 and "not a DuckDB database" in bad.stderr
 
 
@@ -243,7 +255,7 @@ def test_backup_waits_for_a_running_writer(base, tmp_path):
     holder = start_paused(base, "2025-12", db, out, "pre-commit", marker)
     try:
         wait_paused(holder, marker)
-        r = run_cli("--wait", "0.5", "backup", str(tmp_path / "bk.duckdb"), "--db", str(db))
+        r = cli("--wait", "0.5", "backup", str(tmp_path / "bk.duckdb"), "--db", str(db))
         assert r.returncode == 2 and "in use by another pbr process" in r.stderr
         assert not (tmp_path / "bk.duckdb").exists()
     finally:
@@ -278,14 +290,14 @@ def test_purge_deletes_old_personal_data_and_keeps_the_ledger(base, seeded, tmp_
     gone = [s for s in SEEDED_PII if s != "1931-07-13"]
     raw = db.read_bytes()
     assert all(n.encode() in raw for n in gone)
-    dry = run_cli("purge", "--before", "2025-11-01", "--dry-run", "--db", str(db))
+    dry = cli("purge", "--before", "2025-11-01", "--dry-run", "--db", str(db))
     assert dry.returncode == 0 and "would purge" in dry.stdout
     assert diff(dump(db), before) == []                  # a dry run changes nothing
-    too_late = run_cli("purge", "--before", "2025-11-02", "--db", str(db))
+    too_late = cli("purge", "--before", "2025-11-02", "--db", str(db))
     assert too_late.returncode == 2 and "latest refreshed period" in too_late.stderr
-    bad = run_cli("purge", "--before", "31/02/2026", "--db", str(db))
+    bad = cli("purge", "--before", "31/02/2026", "--db", str(db))
     assert bad.returncode == 2 and "YYYY-MM-DD" in bad.stderr
-    r = run_cli("purge", "--before", "2025-11-01", "--db", str(db), "--by", "tester")
+    r = cli("purge", "--before", "2025-11-01", "--db", str(db), "--by", "tester")
     assert r.returncode == 0, r.stderr
     after = dump(db)
     import duckdb
@@ -314,3 +326,21 @@ def test_purge_deletes_old_personal_data_and_keeps_the_ledger(base, seeded, tmp_
     assert stat.S_IMODE(db.stat().st_mode) == 0o600
     # The purged store carries on.
     apply("2025-12", base["parsed"]["2025-12"], db, out)
+
+
+def test_sigkill_during_a_ledger_change_leaves_the_ledger_as_it_was(base, tmp_path):
+    import duckdb
+    db, _ = copy_base(base, tmp_path / "s")
+    con = duckdb.connect(str(db), read_only=True)
+    ids = [r[0] for r in con.execute("SELECT claim_id FROM claim_item WHERE batch_id = 'B2025-11-1'").fetchall()]
+    con.close()
+    assert ids
+    marker = tmp_path / "paused"
+    env = {**os.environ, "PBR_TEST_PAUSE_AT": "pre-commit", "PBR_TEST_PAUSE_FILE": str(marker)}
+    proc = subprocess.Popen([*PBR, "claims", "audit", "B2025-11-1", "--approve", ",".join(ids), "--by", "auditor",
+                             "--db", str(db)], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_paused(proc, marker)
+    kill(proc)
+    assert diff(dump(db), base["dump"]) == []
+    r = cli("claims", "audit", "B2025-11-1", "--approve", ",".join(ids), "--by", "auditor", "--db", str(db))
+    assert r.returncode == 0 and "state audited" in r.stdout

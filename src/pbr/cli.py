@@ -48,8 +48,7 @@ def main(wait_seconds) -> None:
     """pbr: Troubled Families cohort, outcomes and payment-by-results claims."""
     from . import store
     store.private_files()  # the store, backups and every output: owner-only
-    if wait_seconds is not None:
-        store.wait_override = wait_seconds
+    store.wait_override = wait_seconds  # None: the defaults (PBR_WAIT, else 60 s / 5 s)
 
 
 def _reporter():
