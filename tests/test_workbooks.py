@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import shutil
 from datetime import date
 from decimal import Decimal
 
@@ -356,3 +357,34 @@ def test_pbr_workbooks_command(books, tmp_path):
                                   "--out", str(tmp_path / "o")])
     assert r.exit_code != 0 and "no finished refresh of period 2013-01" in r.output
     assert not (tmp_path / "o" / "2013-01").exists()
+
+
+def test_two_batches_in_a_period(books, tmp_path):
+    """An audited batch is kept when its period is re-run; what became claimable since goes into a
+    second batch. The Summary then adds a row per batch and type, and its formulas still agree."""
+    from click.testing import CliRunner
+
+    from pbr.cli import main
+    pipe = Pipeline(tmp_path)
+    shutil.copy(books.db, pipe.db)
+    first = [r["claim_id"] for r in books.rows["Claims"]]
+    r = CliRunner().invoke(main, ["claims", "audit", "B2012-12-1", "--approve", ",".join(first),
+                                  "--note", "=checked", "--by", "tester", "--db", str(pipe.db)])
+    assert r.exit_code == 0, r.output
+    d, fams = deliveries()
+    k = fams["Kale"]
+    tables = d.tables("2012-12")
+    tables["employment"] = tables["employment"] + [k.job(k.mum, "work_programme", "2012-09-01")]
+    result = refresh("2012-12", pipe.delivery(**tables), pipe.db, pipe.out)
+    book = result.out_dir / "claims.xlsx"
+    claims = sheet_rows(book, "Claims")
+    assert {(c["batch_id"], c["decision"], c["decision_note"]) for c in claims if c["claim_id"] in first} == {
+        ("B2012-12-1", "approved", "=checked")}
+    assert [(c["batch_id"], c["family_id"], c["claim_type"]) for c in claims if c["claim_id"] not in first] == [
+        ("B2012-12-2", books.ids["Kale"], "progress_to_work")]
+    calc = recalculate(book, tmp_path / "calc")
+    rows = {r[0]: r for r in load_workbook(calc, data_only=True)["Summary"].iter_rows(values_only=True) if r and r[0]}
+    assert rows["B2012-12-2 progress_to_work"][1] == 1 and rows["B2012-12-1 progress_to_work"][1] == 1
+    assert rows["progress_to_work"][1] == 2 and rows["total"][1] == 4
+    assert all(r[5] == "yes" for name, r in rows.items()
+               if name == "total" or name.split(" ")[-1] in ("attachment_fee", "route_a", "progress_to_work", "route_b"))
