@@ -62,10 +62,11 @@ def _as_task(name: str, fn, run) -> None:
 @task(name="apply-to-store", retries=3, retry_delay_seconds=20, cache_policy=NO_CACHE, persist_result=False,
       retry_condition_fn=lambda task, run, state: isinstance(state.result(raise_on_failure=False), StoreBusy))
 def apply_to_store(period: str, parsed: list, db: str, out: str, rulebook: str | None, config_path: str | None,
-                   origin: str | None) -> dict:
+                   origin: str | None, with_identities: bool = False) -> dict:
     logger = get_run_logger()
     result = apply_delivery(period, parsed, Path(db), Path(out), load_rulebook(rulebook), load_config(config_path),
-                            origin=origin, report=logger.info, step_runner=_as_task)
+                            origin=origin, report=logger.info, step_runner=_as_task,
+                            with_identities=with_identities)
     return {"run_id": result.run_id, "out_dir": str(result.out_dir) if result.out_dir else None, **result.summary}
 
 
@@ -104,9 +105,11 @@ def monthly_refresh(
     rulebook: str | None = None,
     config: str | None = None,
     sources: str | None = None,
+    with_identities: bool = False,
 ) -> dict:
     """One authority's monthly refresh (period defaults to the previous month): delivery files from
-    `extracts`, database sources from the `sources` file, or both."""
+    `extracts`, database sources from the `sources` file, or both. `with_identities` adds the
+    workbooks' People sheet (names, dates of birth) for staff with access; artifacts stay counts only."""
     logger = get_run_logger()
     period = period or previous_period()
     conf = load_config(config)
@@ -125,7 +128,7 @@ def monthly_refresh(
     if errors:
         raise InputErrors(errors)
     summary = apply_to_store(period, parsed, db, out, rulebook, config,
-                             delivery_origin(extracts))
+                             delivery_origin(extracts), with_identities)
     _publish(summary)
     return summary
 

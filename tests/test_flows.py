@@ -166,3 +166,28 @@ def test_flow_reads_database_sources_alongside_files(tmp_path, prefect_harness):
         async with get_client() as client:
             return await client.read_task_runs()
     assert "read-database-source" in {t.name.rsplit("-", 1)[0] for t in anyio.run(task_runs)}
+
+
+def test_flow_with_identities_adds_the_people_sheet_and_keeps_artifacts_counts_only(tmp_path, prefect_harness):
+    import anyio
+    from openpyxl import load_workbook
+    from prefect.client.orchestration import get_client
+
+    from flows.monthly_refresh import monthly_refresh
+
+    extracts = _delivery(tmp_path / "in")
+    monthly_refresh(extracts=str(extracts), db=str(tmp_path / "plain.duckdb"), out=str(tmp_path / "plain"),
+                    period="2026-01")
+    monthly_refresh(extracts=str(extracts), db=str(tmp_path / "ids.duckdb"), out=str(tmp_path / "ids"),
+                    period="2026-01", with_identities=True)
+    assert "People" not in load_workbook(tmp_path / "plain" / "2026-01" / "claims.xlsx", read_only=True).sheetnames
+    people = load_workbook(tmp_path / "ids" / "2026-01" / "claims.xlsx", read_only=True)["People"]
+    assert "Quennell" in " ".join(str(c) for row in people.iter_rows(values_only=True) for c in row)
+
+    async def artifacts_and_logs():
+        async with get_client() as client:
+            return await client.read_artifacts(), await client.read_logs()
+    arts, logs = anyio.run(artifacts_and_logs)
+    text = " ".join(str(a.data) for a in arts) + " ".join(log.message for log in logs)
+    for secret in ("Quennell", "Harriet", "QQ123456C", "1984-02-03"):
+        assert secret not in text
