@@ -188,6 +188,7 @@ def refresh(
     config_path: Path | None = None,
     report: Reporter | None = None,
     sources_path: Path | None = None,
+    overrides_path: Path | None = None,
 ) -> RefreshResult:
     """Read the delivery — files, database sources or both — (no store access), then apply it to
     the store in one transaction."""
@@ -195,6 +196,9 @@ def refresh(
     check_period(period)
     rb = load_rulebook(rulebook)
     config = load_config(config_path)
+    if overrides_path is not None:  # --overrides: a must/cannot-link file for this refresh
+        from dataclasses import replace
+        config = replace(config, linkage=replace(config.linkage, overrides=str(overrides_path)))
     sources = load_sources(sources_path) if sources_path is not None else None
     parsed: list[ParsedFile] = []
     if extracts is not None or sources is not None:
@@ -241,7 +245,7 @@ def step_link(run: RefreshRun) -> None:
     components(run.con, "address_edge", "address_cluster")
     run.con.execute("""CREATE OR REPLACE TEMP TABLE address_node AS
         SELECT node, 'H' || left(md5(label), 12) AS address_id FROM address_cluster""")
-    run.stats["link"] = link_people(run.con, run.period)
+    run.stats["link"] = link_people(run.con, run.period, run.config.linkage)
 
 
 def step_families(run: RefreshRun) -> None:
