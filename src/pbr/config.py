@@ -46,8 +46,8 @@ class LinkageConfig:
     families holding a link below `low_confidence` are flagged for audit; pairs from `review_min`
     up are scored (quality report, `pbr linkage review`); `overrides` a must/cannot-link file."""
     enabled: bool = True
-    threshold: float = 0.9
-    low_confidence: float = 0.99
+    threshold: float = 0.99
+    low_confidence: float = 0.995
     review_min: float = 0.5
     overrides: str | None = None
 

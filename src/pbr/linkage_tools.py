@@ -11,7 +11,7 @@ from pathlib import Path
 from .config import load_config
 from .graph import components
 from .probabilistic import model_path, observations, predict, train
-from .refresh import REFRESH_STEPS, RefreshRun, read_delivery, run_sql, step_load
+from .refresh import REFRESH_STEPS, RefreshRun, read_delivery, run_sql, set_rule_variables, step_load
 from .rulebook import load_rulebook
 from .store import connect
 
@@ -61,7 +61,7 @@ def review_pairs(db: Path, out_file: Path, period: str | None = None, low: float
             if per is None:
                 from .errors import PbrError
                 raise PbrError(f"store {db} has no finished refresh to review")
-            con.execute("SET VARIABLE period = ?", [per])
+            set_rule_variables(con, per, load_rulebook(None), load_config(config_path))
             run_sql(con, "refresh/00_macros.sql")
             run_sql(con, "refresh/10_current_rows.sql")
             run_sql(con, "refresh/20_identity.sql")

@@ -126,23 +126,21 @@ def settings_dict() -> dict:
                 _level("ELSE", "else")]},
             {"output_column_name": "dob", "comparison_description": "date of birth", "comparison_levels": [
                 null("dob"),
-                _level("l.dob = r.dob", "exact", tf_adjustment_column="dob", tf_adjustment_weight=1.0),
+                _level("l.dob = r.dob", "exact"),  # no tf: birth dates are near uniform
                 _level("l.dob_year = r.dob_year and l.dob_md = r.dob_dm", "day and month swapped"),
                 _level("damerau_levenshtein(l.dob, r.dob) <= 1", "one character"),
                 _level("l.dob_year = r.dob_year", "same year"),
                 _level("ELSE", "else")]},
             {"output_column_name": "sex", "comparison_description": "sex", "comparison_levels": [
                 null("sex"), _level("l.sex = r.sex", "exact"), _level("ELSE", "else")]},
-            {"output_column_name": "pc", "comparison_description": "postcode", "comparison_levels": [
+            # Postcode and address together: for one dwelling they agree together, so counting
+            # them as two comparisons would count one piece of evidence twice.
+            {"output_column_name": "place", "comparison_description": "address and postcode", "comparison_levels": [
                 null("pc"),
-                _level("l.pc = r.pc", "exact", tf_adjustment_column="pc", tf_adjustment_weight=1.0),
-                _level("l.pc_sector = r.pc_sector", "sector"),
-                _level("l.pc_district = r.pc_district", "district"),
-                _level("ELSE", "else")]},
-            {"output_column_name": "addr", "comparison_description": "address", "comparison_levels": [
-                null("addr_key"),
-                _level("l.addr_key = r.addr_key", "same dwelling key"),
-                _level("len(list_intersect(l.addr_tokens, r.addr_tokens)) >= 2", "two tokens shared"),
+                _level("l.pc = r.pc and l.addr_key = r.addr_key", "same dwelling"),
+                _level("l.pc = r.pc", "same postcode", tf_adjustment_column="pc", tf_adjustment_weight=1.0),
+                _level("l.pc_sector = r.pc_sector", "same sector"),
+                _level("l.pc_district = r.pc_district", "same district"),
                 _level("ELSE", "else")]},
         ],
     }
@@ -150,6 +148,31 @@ def settings_dict() -> dict:
 
 # Training (EM) blocking: each leaves some comparisons free to estimate.
 TRAINING_BLOCKING = ["l.dob = r.dob and l.pc = r.pc", "l.fn = r.fn and l.sn = r.sn", "l.sn = r.sn and l.pc = r.pc"]
+
+
+# The smallest m probability a disagreement level may have. Deterministic components rarely hold
+# a person whose forename, date of birth or address disagree outright, so their m comes out zero
+# or missing (a missing m counts as no evidence, which would let a household's members, agreeing
+# on surname and address, link). These floors say how often one person's records really disagree.
+M_FLOORS = {
+    "fn": {"jaro-winkler 0.88": 0.01, "else": 0.02},
+    "sn": {"phonetic": 0.01, "jaro-winkler 0.88": 0.01, "else": 0.02},
+    "dob": {"one character": 0.01, "same year": 0.002, "else": 0.001},
+    "sex": {"else": 0.05},
+    "place": {"same postcode": 0.02, "same sector": 0.03, "same district": 0.05, "else": 0.1},
+}
+
+
+def _with_m_floors(model: dict) -> dict:
+    for comp in model["comparisons"]:
+        floors = M_FLOORS.get(comp["output_column_name"], {})
+        for level in comp["comparison_levels"]:
+            if level.get("is_null_level"):
+                continue
+            floor = floors.get(level["label_for_charts"], 1e-4)
+            if not level.get("m_probability") or level["m_probability"] < floor:
+                level["m_probability"] = floor
+    return model
 
 
 # ---- the observations ------------------------------------------------------------------------
@@ -166,7 +189,7 @@ OBS_SQL = """
 def observations(con: duckdb.DuckDBPyConnection, clusters: str) -> pa.Table:
     """The identity observations, one row per distinct standardised identity of a source key, with
     its deterministic component and the derived columns the model compares."""
-    obs = con.execute(OBS_SQL.format(clusters=clusters)).to_arrow_table()
+    obs = con.sql(OBS_SQL.format(clusters=clusters)).to_arrow_table()
     return _derive(obs)
 
 
@@ -217,7 +240,7 @@ def predict(obs: pa.Table, threshold: float, model: Path | None = None) -> pa.Ta
     return df.as_pyarrow_table()
 
 
-def train(obs: pa.Table, out: Path, seed: int = 1) -> dict:
+def train(obs: pa.Table, out: Path, seed: int = 1, em: bool = False) -> dict:
     """Unsupervised training: u by random sampling, m by expectation maximisation under several
     blocking rules, the prior from the deterministic components. Writes the model JSON."""
     from splink import block_on  # noqa: F401 - imported for its side effect of checking splink
@@ -227,10 +250,17 @@ def train(obs: pa.Table, out: Path, seed: int = 1) -> dict:
     linker.training.estimate_probability_two_random_records_match(
         ["l.fn = r.fn and l.sn = r.sn and l.dob = r.dob", "l.det = r.det"], recall=0.8)
     linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
-    for rule in TRAINING_BLOCKING:
-        linker.training.estimate_parameters_using_expectation_maximisation(rule, record_sample_proportion=1.0)
+    # Starting m values from the deterministic components (records one UPN, NINO or person ref
+    # already joins show how one person's details vary), then EM over pairs the deterministic
+    # rules left apart.
+    linker.training.estimate_m_from_label_column("det")
+    if em:
+        for rule in TRAINING_BLOCKING:
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                f"({rule}) and l.det <> r.det", record_sample_proportion=1.0)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    model = linker.misc.save_model_to_json(str(out), overwrite=True)
+    model = _with_m_floors(linker.misc.save_model_to_json(str(out), overwrite=True))
+    out.write_text(json.dumps(model, indent=2) + "\n", encoding="utf-8")
     return {"records": obs.num_rows, "model": str(out),
             "probability_two_random_records_match": model.get("probability_two_random_records_match")}

@@ -246,6 +246,8 @@ def step_link(run: RefreshRun) -> None:
     run.con.execute("""CREATE OR REPLACE TEMP TABLE address_node AS
         SELECT node, 'H' || left(md5(label), 12) AS address_id FROM address_cluster""")
     run.stats["link"] = link_people(run.con, run.period, run.config.linkage)
+    from .linkage_quality import build_quality
+    run.stats["linkage_quality"] = build_quality(run.con, run.period, run.stats["link"], run.config.linkage)
 
 
 def step_families(run: RefreshRun) -> None:
@@ -278,12 +280,19 @@ def step_outputs(run: RefreshRun) -> None:
                 [run.run_id, run.period, rb.name, rb.version, rb.sha256, run.config.sha256 or None, run.started])
     summary = build_summary(con, run.period, rb, run.stats["loads"], run.stats["link"], run.stats["families"])
     summary.update(claims_summary(con, run.period, run.stats["batch_id"]))
+    if "linkage_quality" in run.stats:
+        from .linkage_quality import summary_block
+        summary["linkage"] = summary_block(run.stats["linkage_quality"])
     run.stats["summary"] = summary
     con.execute("UPDATE refresh_run SET finished_at = ?, summary = ? WHERE run_id = ?",
                 [datetime.now(timezone.utc).replace(tzinfo=None), json.dumps(summary), run.run_id])
     if run.out is not None:
         run.say("writing outputs")
         run.staged = write_outputs(con, run.period, Path(run.out), rb, run.run_id)
+        if "linkage_quality" in run.stats:
+            quality_file = run.staged.staging / "linkage_quality.json"
+            quality_file.write_text(json.dumps(run.stats["linkage_quality"], indent=2) + "\n", encoding="utf-8")
+            quality_file.chmod(0o600)
 
 
 # The store-changing steps of a refresh, in order. They share one transaction; an orchestrator
