@@ -4,6 +4,7 @@ data gives exactly the deterministic people, and the quality report is written."
 
 from __future__ import annotations
 
+import csv
 import json
 
 import pytest
@@ -145,3 +146,35 @@ def test_quality_report_and_summary(pipeline):
     text = (run.out_dir / "linkage_quality.json").read_text(encoding="utf-8")
     assert "Ramsden" not in text and "RAMSDEN" not in text  # ids and counts only
     assert run.summary_file["linkage"]["probabilistic_links"] == 1
+
+
+def test_cli_train_refresh_with_overrides_and_review(tmp_path):
+    from click.testing import CliRunner
+
+    from pbr.cli import main
+    from pbr.generate import generate
+    gen = tmp_path / "gen"
+    generate(families=60, seed=3, start="2025-01", end="2025-01", out=gen, messy=True)
+    delivery = gen / "deliveries" / "2025-01"
+    runner = CliRunner()
+    model = tmp_path / "model.json"
+    r = runner.invoke(main, ["linkage", "train", "--extracts", str(delivery), "--period", "2025-01", "--model", str(model)])
+    assert r.exit_code == 0, r.output
+    trained = json.loads(model.read_text(encoding="utf-8"))
+    levels = [lv for c in trained["comparisons"] for lv in c["comparison_levels"] if not lv.get("is_null_level")]
+    assert levels and all(0 < lv["m_probability"] <= 1 for lv in levels)
+    assert sum(0 < lv.get("u_probability", 0) <= 1 for lv in levels) >= len(levels) // 2
+    overrides = tmp_path / "o.csv"
+    overrides.write_text("decision,source_a,key_a,source_b,key_b\n", encoding="utf-8")
+    db = tmp_path / "pbr.duckdb"
+    r = runner.invoke(main, ["refresh", "--period", "2025-01", "--extracts", str(delivery), "--db", str(db),
+                             "--out", str(tmp_path / "out"), "--overrides", str(overrides)])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "out" / "2025-01" / "linkage_quality.json").is_file()
+    review = tmp_path / "review" / "pairs.csv"
+    r = runner.invoke(main, ["linkage", "review", "--db", str(db), "--out", str(review), "--min", "0.01", "--max", "1"])
+    assert r.exit_code == 0, r.output
+    with open(review, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows and {"a_source", "a_key", "match_probability", "fn_l", "fn_r"} <= set(rows[0])
+    assert all(0.01 <= float(x["match_probability"]) <= 1 for x in rows)

@@ -34,7 +34,8 @@ def _identity_store(extracts: Path, period: str, config_path: Path | None, tmp: 
     return con, config
 
 
-def train_from_delivery(extracts: Path, period: str, out: Path | None = None, config_path: Path | None = None) -> dict:
+def train_from_delivery(extracts: Path, period: str, out: Path | None = None, config_path: Path | None = None,
+                        em: bool = False) -> dict:
     """Unsupervised (EM) training on one delivery's identities; writes the model JSON (default:
     the pinned model, to be reviewed and committed like code)."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -43,7 +44,7 @@ def train_from_delivery(extracts: Path, period: str, out: Path | None = None, co
             obs = observations(con, "det_cluster")
         finally:
             con.close()
-    return train(obs, Path(out) if out else model_path())
+    return train(obs, Path(out) if out else model_path(), em=em)
 
 
 def review_pairs(db: Path, out_file: Path, period: str | None = None, low: float | None = None,
