@@ -55,17 +55,17 @@ def link_people(con: duckdb.DuckDBPyConnection, period: str, settings=None) -> d
         FROM key_cluster k JOIN cluster_person c USING (cluster)
         WHERE NOT EXISTS (SELECT 1 FROM person_xwalk x WHERE x.source = k.source AND x.source_key = k.source_key)
     """, [period]).fetchone()[0]
-    # Every key keeps the probability of its weakest probabilistic link into its person (1.0 when
-    # only deterministic links or must-link overrides hold it there).
+    # A key joined by a probabilistic link keeps that link's probability (its weakest, when it has
+    # several). A key with none keeps what it had (1.0, or a probability set earlier: a low value
+    # stays, so audit sees it, until a later link to it scores again).
     con.execute("""
-        UPDATE person_xwalk x SET match_probability = coalesce(p.prob, 1.0)
-        FROM key_cluster k LEFT JOIN (
+        UPDATE person_xwalk x SET match_probability = p.prob
+        FROM (
             SELECT node, min(match_probability) AS prob FROM (
                 SELECT a AS node, match_probability FROM person_link WHERE kind = 'probabilistic'
                 UNION ALL SELECT b, match_probability FROM person_link WHERE kind = 'probabilistic')
-            GROUP BY node) p ON p.node = k.source || ':' || k.source_key
-        WHERE x.source = k.source AND x.source_key = k.source_key
-          AND x.match_probability IS DISTINCT FROM coalesce(p.prob, 1.0)""")
+            GROUP BY node) p
+        WHERE p.node = x.source || ':' || x.source_key AND x.match_probability <> p.prob""")
     _record_events(con, period, "person", result)
     return {"people": len(clusters), "new_people": len(result.new_ids), "keys_added": added,
             "keys_moved": changed, "merged": len(result.merged), "split": len(result.split), **prob_stats}

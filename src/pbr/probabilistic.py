@@ -232,7 +232,7 @@ def predict(obs: pa.Table, threshold: float, model: Path | None = None) -> pa.Ta
     """Pairs scored at or above `threshold` by the pinned model (the compared fields retained)."""
     if obs.num_rows < 2:
         return pa.table({"unique_id_l": pa.array([], pa.int64()), "unique_id_r": pa.array([], pa.int64()),
-                         "match_probability": pa.array([], pa.float64())})
+                         "match_probability": pa.array([], pa.float64()), "match_weight": pa.array([], pa.float64())})
     settings = json.loads(Path(model or model_path()).read_text(encoding="utf-8"))
     logging.getLogger("splink").setLevel(logging.ERROR)
     linker = _linker(obs, settings)
