@@ -36,8 +36,11 @@ def add_probabilistic_edges(con: duckdb.DuckDBPyConnection, period: str, setting
             CREATE OR REPLACE TEMP TABLE person_pair AS
             SELECT l.source || ':' || l.source_key AS a, r.source || ':' || r.source_key AS b,
                    l.det AS det_a, r.det AS det_b, p.match_probability, p.match_weight,
-                   -- twins: same surname and dob, forenames neither equal, nicknames nor one edit apart
-                   coalesce(l.sn = r.sn AND l.dob = r.dob AND l.fn <> r.fn AND NOT list_has_any(l.fn_alts, r.fn_alts)
+                   -- twins: same surname (or one typo apart) and dob (or its day and month swapped),
+                   -- forenames neither equal, nicknames of each other nor one edit apart
+                   coalesce(damerau_levenshtein(l.sn, r.sn) <= 1
+                    AND (l.dob = r.dob OR (l.dob_year = r.dob_year AND l.dob_md = r.dob_dm))
+                    AND l.fn <> r.fn AND NOT list_has_any(l.fn_alts, r.fn_alts)
                     AND damerau_levenshtein(l.fn, r.fn) > 1, false) AS twin_guard,
                    {compared}
             FROM _pbr_pairs p JOIN _pbr_obs l ON l.unique_id = p.unique_id_l JOIN _pbr_obs r ON r.unique_id = p.unique_id_r
