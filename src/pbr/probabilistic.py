@@ -157,7 +157,7 @@ TRAINING_BLOCKING = ["l.dob = r.dob and l.pc = r.pc", "l.fn = r.fn and l.sn = r.
 M_FLOORS = {
     "fn": {"jaro-winkler 0.88": 0.01, "else": 0.02},
     "sn": {"phonetic": 0.01, "jaro-winkler 0.88": 0.01, "else": 0.02},
-    "dob": {"one character": 0.01, "same year": 0.002, "else": 0.001},
+    "dob": {"one character": 0.01, "same year": 0.0005, "else": 0.001},
     "sex": {"else": 0.05},
     "place": {"same postcode": 0.02, "same sector": 0.03, "same district": 0.05, "else": 0.1},
 }
