@@ -70,6 +70,8 @@ def main() -> None:
     tp, predicted, actual = pairs(by_both), pairs(by_pipeline), pairs(by_truth)
     print(f"person pairs: precision {tp / predicted if predicted else 1:.4f} recall {tp / actual if actual else 1:.4f} "
           f"(true pairs {actual}, predicted {predicted}, keys {len(xwalk)}, people {len(by_pipeline)} vs true {len(by_truth)})")
+    exact = sum(pipeline_cohort(out / p, truth) == truth_cohort(root / "gen", p) for p in periods)
+    print(f"periods whose cohort equals the truth exactly: {exact} of {len(periods)}")
     last = result.out_dir
     got = pipeline_cohort(last, truth)
     want = truth_cohort(root / "gen", periods[-1])

@@ -178,3 +178,12 @@ def test_cli_train_refresh_with_overrides_and_review(tmp_path):
         rows = list(csv.DictReader(fh))
     assert rows and {"a_source", "a_key", "match_probability", "fn_l", "fn_r"} <= set(rows[0])
     assert all(0.01 <= float(x["match_probability"]) <= 1 for x in rows)
+
+
+def test_address_variants_of_one_dwelling_form_one_household(pipeline):
+    child = person("Lily", "Firth", "2014-02-03", sex="F", address="Flat 3, 12 Mill Road, Rotherham", postcode="S65 1AB")
+    parent = person("Donna", "Firth", "1985-07-08", sex="F", address="3/12 MILL RD", postcode="s651ab")
+    run = pipeline.refresh("2025-07", attendance=[attendance(child, "A200000000001", "2024/25", "summer")],
+                           benefits=[benefit(parent, "CD654321A", "jsa", "2024-01-01")])
+    families = run.families()
+    assert any({("attendance", "A200000000001"), ("benefits", "CD654321A")} <= keys for keys in families.values())
