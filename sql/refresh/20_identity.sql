@@ -1,28 +1,44 @@
 -- Every identity observation ever delivered (superseded rows too: an old row's identity still
 -- tells us who a source key is), standardised, keyed by its source record key.
 
+-- A dwelling's address key (see address_edge below); input a std_address value.
+CREATE OR REPLACE TEMP MACRO address_street_types(s) AS
+    regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(
+    regexp_replace(regexp_replace(regexp_replace(s,
+    '\b(RD|ROAD)\b', 'ROAD', 'g'), '\b(ST|STREET)\b', 'STREET', 'g'), '\b(AVE?|AVENUE)\b', 'AVENUE', 'g'),
+    '\b(LN|LANE)\b', 'LANE', 'g'), '\b(CL|CLOSE)\b', 'CLOSE', 'g'), '\b(DR|DRIVE)\b', 'DRIVE', 'g'),
+    '\b(CRES|CRESCENT)\b', 'CRESCENT', 'g'), '\b(WY|WAY)\b', 'WAY', 'g'), '\b(GR|GROVE)\b', 'GROVE', 'g'),
+    '\b(TERR?|TERRACE)\b', 'TERRACE', 'g');
+CREATE OR REPLACE TEMP MACRO address_unit(s) AS
+    regexp_replace(regexp_replace(coalesce(s, ''), '^FLAT ([0-9]+[A-Z]?) ', '\1 '), '^F([0-9]+[A-Z]?) ', '\1 ');
+CREATE OR REPLACE TEMP MACRO address_key(s) AS nullif(coalesce(nullif(regexp_extract(
+    address_street_types(address_unit(s)),
+    '^(.*?\b(ROAD|STREET|AVENUE|LANE|CLOSE|DRIVE|CRESCENT|WAY|GROVE|TERRACE)\b)', 1), ''),
+    address_street_types(address_unit(s))), '');
+
 CREATE OR REPLACE TEMP TABLE identity_obs AS
 WITH rows AS (
-    SELECT 'attendance' AS source, upn AS source_key, NULL AS nino, forename, surname, dob, postcode, address, uprn
+    SELECT 'attendance' AS source, upn AS source_key, NULL AS nino, forename, surname, dob, postcode, address, uprn, sex
     FROM raw_attendance JOIN live_extract USING (extract_id)
     UNION ALL
-    SELECT 'asb', person_ref, NULL, forename, surname, dob, postcode, address, uprn
+    SELECT 'asb', person_ref, NULL, forename, surname, dob, postcode, address, uprn, sex
     FROM raw_asb JOIN live_extract USING (extract_id)
     UNION ALL
-    SELECT 'benefits', person_key, nino, forename, surname, dob, postcode, address, uprn
+    SELECT 'benefits', person_key, nino, forename, surname, dob, postcode, address, uprn, sex
     FROM raw_benefits JOIN live_extract USING (extract_id)
     UNION ALL
-    SELECT 'employment', person_key, nino, forename, surname, dob, postcode, address, uprn
+    SELECT 'employment', person_key, nino, forename, surname, dob, postcode, address, uprn, sex
     FROM raw_employment JOIN live_extract USING (extract_id)
     UNION ALL
-    SELECT 'interventions', person_ref, NULL, forename, surname, dob, postcode, address, uprn
+    SELECT 'interventions', person_ref, NULL, forename, surname, dob, postcode, address, uprn, sex
     FROM raw_interventions JOIN live_extract USING (extract_id)
 )
 SELECT DISTINCT
     source, source_key, nino,
     std_name(forename) AS fn, std_name(surname) AS sn, dob,
     std_postcode(postcode) AS pc, std_address(address) AS addr,
-    nullif(upper(trim(uprn)), '') AS uprn
+    nullif(upper(trim(uprn)), '') AS uprn,
+    CASE WHEN upper(trim(sex)) IN ('M', 'F') THEN upper(trim(sex)) END AS sex
 FROM rows;
 
 -- Deterministic person links: a source record key is a node; it joins the nodes sharing a NINO
@@ -43,3 +59,12 @@ CREATE OR REPLACE TEMP TABLE address_edge AS
 SELECT DISTINCT 'A:' || coalesce(addr, '') || '|' || coalesce(pc, '') AS a,
        coalesce('U:' || uprn, 'A:' || coalesce(addr, '') || '|' || coalesce(pc, '')) AS b
 FROM identity_obs;
+
+-- Address variants of one dwelling: the flat and house numbers and the street, up to its street
+-- type, with the postcode ("Flat 3, 12 Mill Rd, Rotherham", "3/12 MILL ROAD", "F3 12 Mill Road"
+-- are one key); the town and anything after the street are left out (sources drop them).
+CREATE OR REPLACE TEMP TABLE address_edge AS
+SELECT a, b FROM address_edge
+UNION
+SELECT DISTINCT 'A:' || coalesce(addr, '') || '|' || coalesce(pc, ''), 'K:' || address_key(addr) || '|' || pc
+FROM identity_obs WHERE address_key(addr) IS NOT NULL AND pc IS NOT NULL;

@@ -128,6 +128,8 @@ def _flag_anomalies(con, period: str, rb: Rulebook, c_date: date, items: list[It
     with_results = already | {i.family_id for i in items if i.claim_type != "attachment_fee"}
     over_share = cohort_size > 0 and len(with_results) / cohort_size > float(rb.get("claims.anomalies.max_cohort_share_claimed"))
     threshold = float(rb.get("claims.anomalies.min_match_probability"))
+    # linkage.low_confidence (configuration; set by probabilistic linkage) flags at its level too
+    threshold = max(threshold, float(con.execute("SELECT coalesce(getvariable('link_low_confidence'), 0)").fetchone()[0]))
     low_links = {r[0] for r in con.execute("""
         SELECT DISTINCT s.family_id FROM family_snapshot s
         JOIN person_xwalk x USING (person_id)

@@ -75,13 +75,15 @@ def _reporter():
               help="Sources file (YAML): contract sources read from databases, in place of or alongside --extracts.")
 @click.option("--with-identities", is_flag=True,
               help="Add a People sheet (names, dates of birth) to the workbooks: the authority's restricted copy.")
-def refresh(period, extracts, db, out, rulebook, config_path, sources_path, with_identities):
+@click.option("--overrides", "overrides_path", type=click.Path(path_type=Path), default=None,
+              help="Must-link / cannot-link pairs (CSV, docs/linkage.md); overrides the configuration's linkage.overrides.")
+def refresh(period, extracts, db, out, rulebook, config_path, sources_path, with_identities, overrides_path):
     """Run one monthly refresh: load the delivery, find the cohort, write the outputs."""
     from .refresh import refresh as run
     report, status = _reporter()
     try:
         result = run(period, extracts, db, out, rulebook=rulebook, config_path=config_path, report=report,
-                     sources_path=sources_path, with_identities=with_identities)
+                     sources_path=sources_path, with_identities=with_identities, overrides_path=overrides_path)
     finally:
         status.stop()
     print_summary(result.summary, result.out_dir)
@@ -393,6 +395,44 @@ def report(period, db, out_dir, config_path, rulebook):
     from .report.rebuild import rebuild_report
     path = rebuild_report(period, db, out_dir, config_path, rulebook)
     out.print(f"report written: {path}")
+
+
+@main.group()
+def linkage():
+    """Probabilistic person linkage: retrain the model, export pairs for clerical review."""
+
+
+@linkage.command("train")
+@click.option("--extracts", required=True, type=click.Path(path_type=Path, exists=True, file_okay=False),
+              help="A delivery folder to train on (its identities only; nothing is stored).")
+@click.option("--period", required=True, help="The delivery's period, YYYY-MM.")
+@click.option("--model", "model_out", type=click.Path(path_type=Path), default=None,
+              help="Where to write the model JSON (default: the pinned linkage_models/people-1.json).")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None)
+@click.option("--em/--no-em", default=False, show_default=True,
+              help="Also run expectation maximisation over the pairs the deterministic rules left apart.")
+def linkage_train(extracts, period, model_out, config_path, em):
+    """Retrain the linkage model from a delivery (unsupervised); review and commit the JSON."""
+    from .linkage_tools import train_from_delivery
+    from .refresh import check_period
+    check_period(period)
+    result = train_from_delivery(extracts, period, model_out, config_path, em=em)
+    out.print(f"trained on {result['records']} identity records; model written to {result['model']}")
+
+
+@linkage.command("review")
+@click.option("--db", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=Path("pbr.duckdb"),
+              show_default=True)
+@click.option("--out", "out_file", required=True, type=click.Path(path_type=Path),
+              help="CSV to write (it holds identities: keep it where only linkage staff can read it).")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None)
+@click.option("--min", "low", type=float, default=None, help="Lowest match probability (default linkage.review_min).")
+@click.option("--max", "high", type=float, default=None, help="Below this probability (default linkage.low_confidence).")
+def linkage_review(db, out_file, config_path, low, high):
+    """Export borderline pairs (ids and the compared fields) for clerical review."""
+    from .linkage_tools import review_pairs
+    n = review_pairs(db, out_file, low=low, high=high, config_path=config_path)
+    out.print(f"{n} pairs written to {out_file}")
 
 
 from .retention_cli import register as _register_retention  # noqa: E402  (purge, backup, restore)

@@ -41,6 +41,18 @@ class ValidationConfig:
 
 
 @dataclass(frozen=True)
+class LinkageConfig:
+    """Probabilistic person linkage (docs/linkage.md): links at or above `threshold` join people;
+    families holding a link below `low_confidence` are flagged for audit; pairs from `review_min`
+    up are scored (quality report, `pbr linkage review`); `overrides` a must/cannot-link file."""
+    enabled: bool = True
+    threshold: float = 0.99
+    low_confidence: float = 0.995
+    review_min: float = 0.5
+    overrides: str | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     authority: str = "Local authority"
     column_mappings: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -48,6 +60,7 @@ class Config:
     sha256: str = ""
     validation: ValidationConfig = field(default_factory=ValidationConfig)
     report: "ReportConfig" = field(default_factory=lambda: ReportConfig())
+    linkage: LinkageConfig = field(default_factory=LinkageConfig)
 
     def filters(self, rulebook_defaults: dict[str, bool]) -> dict[str, bool]:
         out = {k: bool(v) for k, v in rulebook_defaults.items()}
@@ -71,7 +84,7 @@ def load_config(path: str | Path | None) -> Config:
         raise ConfigError(f"config {p} is not valid YAML: {e}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"config {p} must be a mapping")
-    unknown = set(data) - {"authority", "column_mappings", "local_discretion", "validation", "report"}
+    unknown = set(data) - {"authority", "column_mappings", "local_discretion", "validation", "report", "linkage"}
     if unknown:
         raise ConfigError(f"config {p}: unknown settings {sorted(unknown)}")
     mappings: dict[str, dict[str, str]] = {}
@@ -87,7 +100,33 @@ def load_config(path: str | Path | None) -> Config:
         sha256=hashlib.sha256(raw).hexdigest(),
         validation=_validation(p, data.get("validation")),
         report=_report(p, data.get("report")),
+        linkage=_linkage(p, data.get("linkage")),
     )
+
+
+def _linkage(p: Path, data: Any) -> LinkageConfig:
+    if data is None:
+        return LinkageConfig()
+    if not isinstance(data, dict):
+        raise ConfigError(f"config {p}: linkage must be a mapping")
+    known = {"enabled", "threshold", "low_confidence", "review_min", "overrides"}
+    unknown = set(data) - known
+    if unknown:
+        raise ConfigError(f"config {p}: unknown linkage settings {sorted(unknown)} (known: {', '.join(sorted(known))})")
+    d = LinkageConfig()
+    values = {}
+    for name in ("threshold", "low_confidence", "review_min"):
+        v = data.get(name, getattr(d, name))
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 1:
+            raise ConfigError(f"config {p}: linkage.{name} must be a probability above 0 and at most 1")
+        values[name] = float(v)
+    enabled = data.get("enabled", d.enabled)
+    if not isinstance(enabled, bool):
+        raise ConfigError(f"config {p}: linkage.enabled must be true or false")
+    overrides = data.get("overrides")
+    if overrides is not None:
+        overrides = str((p.parent / str(overrides)) if not Path(str(overrides)).is_absolute() else overrides)
+    return LinkageConfig(enabled=enabled, overrides=overrides, **values)
 
 
 def _validation(p: Path, data: Any) -> ValidationConfig:

@@ -6,13 +6,21 @@ its own edges to `person_edge` (with a match probability) before `link_people` r
 from __future__ import annotations
 
 import duckdb
+import pyarrow as pa
 
 from .graph import assign_stable_ids, components
 
 PERSON_PREFIX, PERSON_WIDTH = "P", 7
 
 
-def link_people(con: duckdb.DuckDBPyConnection, period: str) -> dict[str, int]:
+def link_people(con: duckdb.DuckDBPyConnection, period: str, settings=None) -> dict[str, int]:
+    """settings: a config.LinkageConfig (None: deterministic only, as before)."""
+    prob_stats: dict = {}
+    if settings is not None:
+        from .probabilistic_links import add_probabilistic_edges
+        prob_stats = add_probabilistic_edges(con, period, settings)
+    else:
+        con.execute("CREATE OR REPLACE TEMP TABLE person_link (a VARCHAR, b VARCHAR, match_probability DOUBLE, kind VARCHAR)")
     components(con, "person_edge", "person_cluster")
     # Only source record nodes are people's keys; NINO:/NID: nodes are the links between them.
     con.execute("""
@@ -29,8 +37,11 @@ def link_people(con: duckdb.DuckDBPyConnection, period: str) -> dict[str, int]:
         "SELECT coalesce(max(CAST(substr(person_id, 2) AS BIGINT)), 0) + 1 FROM person_xwalk").fetchone()[0]
     result = assign_stable_ids(clusters, overlaps, prefix=PERSON_PREFIX, width=PERSON_WIDTH, next_number=next_number)
     con.execute("CREATE OR REPLACE TEMP TABLE cluster_person (cluster VARCHAR, person_id VARCHAR)")
-    if result.ids:  # a store with no records yet has no clusters
-        con.executemany("INSERT INTO cluster_person VALUES (?, ?)", list(result.ids.items()))
+    if result.ids:  # a store with no records yet has no clusters: one frame, never row by row
+        frame = pa.table({"cluster": list(result.ids), "person_id": list(result.ids.values())})
+        con.register("_cluster_person_frame", frame)
+        con.execute("INSERT INTO cluster_person SELECT cluster, person_id FROM _cluster_person_frame")
+        con.unregister("_cluster_person_frame")
     changed = con.execute("""
         SELECT count(*) FROM person_xwalk x JOIN key_cluster k USING (source, source_key)
         JOIN cluster_person c USING (cluster) WHERE x.person_id <> c.person_id""").fetchone()[0]
@@ -44,13 +55,27 @@ def link_people(con: duckdb.DuckDBPyConnection, period: str) -> dict[str, int]:
         FROM key_cluster k JOIN cluster_person c USING (cluster)
         WHERE NOT EXISTS (SELECT 1 FROM person_xwalk x WHERE x.source = k.source AND x.source_key = k.source_key)
     """, [period]).fetchone()[0]
+    # A key joined by a probabilistic link keeps that link's probability (its weakest, when it has
+    # several). A key with none keeps what it had (1.0, or a probability set earlier: a low value
+    # stays, so audit sees it, until a later link to it scores again).
+    con.execute("""
+        UPDATE person_xwalk x SET match_probability = p.prob
+        FROM (
+            SELECT node, min(match_probability) AS prob FROM (
+                SELECT a AS node, match_probability FROM person_link WHERE kind = 'probabilistic'
+                UNION ALL SELECT b, match_probability FROM person_link WHERE kind = 'probabilistic')
+            GROUP BY node) p
+        WHERE p.node = x.source || ':' || x.source_key AND x.match_probability <> p.prob""")
     _record_events(con, period, "person", result)
     return {"people": len(clusters), "new_people": len(result.new_ids), "keys_added": added,
-            "keys_moved": changed, "merged": len(result.merged), "split": len(result.split)}
+            "keys_moved": changed, "merged": len(result.merged), "split": len(result.split), **prob_stats}
 
 
 def _record_events(con, period: str, kind: str, result) -> None:
     rows = [(period, kind, "merged", a, b) for a, b in result.merged]
     rows += [(period, kind, "split", a, b) for a, b in result.split]
     if rows:
-        con.executemany("INSERT INTO id_event VALUES (?, ?, ?, ?, ?)", rows)
+        frame = pa.table({name: [r[i] for r in rows] for i, name in enumerate(("period", "kind", "event", "a", "b"))})
+        con.register("_id_event_frame", frame)
+        con.execute("INSERT INTO id_event SELECT * FROM _id_event_frame")
+        con.unregister("_id_event_frame")

@@ -189,6 +189,7 @@ def refresh(
     report: Reporter | None = None,
     sources_path: Path | None = None,
     with_identities: bool = False,
+    overrides_path: Path | None = None,
 ) -> RefreshResult:
     """Read the delivery — files, database sources or both — (no store access), then apply it to
     the store in one transaction."""
@@ -196,6 +197,9 @@ def refresh(
     check_period(period)
     rb = load_rulebook(rulebook)
     config = load_config(config_path)
+    if overrides_path is not None:  # --overrides: a must/cannot-link file for this refresh
+        from dataclasses import replace
+        config = replace(config, linkage=replace(config.linkage, overrides=str(overrides_path)))
     sources = load_sources(sources_path) if sources_path is not None else None
     parsed: list[ParsedFile] = []
     if extracts is not None or sources is not None:
@@ -244,7 +248,9 @@ def step_link(run: RefreshRun) -> None:
     components(run.con, "address_edge", "address_cluster")
     run.con.execute("""CREATE OR REPLACE TEMP TABLE address_node AS
         SELECT node, 'H' || left(md5(label), 12) AS address_id FROM address_cluster""")
-    run.stats["link"] = link_people(run.con, run.period)
+    run.stats["link"] = link_people(run.con, run.period, run.config.linkage)
+    from .linkage_quality import build_quality
+    run.stats["linkage_quality"] = build_quality(run.con, run.period, run.stats["link"], run.config.linkage)
 
 
 def step_families(run: RefreshRun) -> None:
@@ -277,6 +283,9 @@ def step_outputs(run: RefreshRun) -> None:
                 [run.run_id, run.period, rb.name, rb.version, rb.sha256, run.config.sha256 or None, run.started])
     summary = build_summary(con, run.period, rb, run.stats["loads"], run.stats["link"], run.stats["families"])
     summary.update(claims_summary(con, run.period, run.stats["batch_id"]))
+    if "linkage_quality" in run.stats:
+        from .linkage_quality import summary_block
+        summary["linkage"] = summary_block(run.stats["linkage_quality"])
     run.stats["summary"] = summary
     con.execute("UPDATE refresh_run SET finished_at = ?, summary = ? WHERE run_id = ?",
                 [datetime.now(timezone.utc).replace(tzinfo=None), json.dumps(summary), run.run_id])
@@ -286,6 +295,10 @@ def step_outputs(run: RefreshRun) -> None:
                                    authority=run.config.authority, with_identities=run.with_identities)
         from .report import write_report  # the monthly report (docs/report.md): OUT/YYYY-MM/report.html
         write_report(con, run.period, run.staged.staging, run.config, rb)
+        if "linkage_quality" in run.stats:
+            quality_file = run.staged.staging / "linkage_quality.json"
+            quality_file.write_text(json.dumps(run.stats["linkage_quality"], indent=2) + "\n", encoding="utf-8")
+            quality_file.chmod(0o600)
 
 
 # The store-changing steps of a refresh, in order. They share one transaction; an orchestrator

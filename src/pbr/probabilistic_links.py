@@ -1,0 +1,94 @@
+"""Add probabilistic (Splink) and override edges to the deterministic person graph of a refresh.
+
+Tables this leaves for the rest of the refresh (temp, in the store's connection):
+- person_edge gains an edge (a, b) for every accepted link between two source record keys;
+- person_link(a, b, match_probability, kind): every accepted link, kind 'probabilistic' or
+  'override' (must-link), with its probability;
+- person_pair(a, b, match_probability, ...compared fields): every scored pair at or above the
+  review floor, accepted or not, for the quality report and clerical review;
+- det_cluster(node, label): the deterministic components, before any probabilistic edge."""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+
+from .graph import components
+from .overrides import load_overrides
+from .probabilistic import observations, predict
+
+COMPARED = ["fn", "sn", "dob", "sex", "pc", "addr"]
+
+
+def add_probabilistic_edges(con: duckdb.DuckDBPyConnection, period: str, settings) -> dict:
+    con.execute("CREATE OR REPLACE TEMP TABLE person_link (a VARCHAR, b VARCHAR, match_probability DOUBLE, kind VARCHAR)")
+    con.execute("SET VARIABLE link_low_confidence = ?", [float(settings.low_confidence)])
+    components(con, "person_edge", "det_cluster")
+    stats = {"probabilistic_links": 0, "override_links": 0, "twin_pairs_refused": 0, "cannot_link_refused": 0}
+    floor = min(float(settings.review_min), float(settings.threshold))
+    if settings.enabled:
+        obs = observations(con, "det_cluster")
+        pairs = predict(obs, floor)
+        con.register("_pbr_obs", obs)
+        con.register("_pbr_pairs", pairs)
+        compared = ", ".join(f"l.{c} AS {c}_l, r.{c} AS {c}_r" for c in COMPARED)
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE person_pair AS
+            SELECT l.source || ':' || l.source_key AS a, r.source || ':' || r.source_key AS b,
+                   l.det AS det_a, r.det AS det_b, p.match_probability, p.match_weight,
+                   -- twins: same surname (or one typo apart) and dob (or its day and month swapped),
+                   -- forenames neither equal, nicknames of each other nor one edit apart
+                   coalesce(damerau_levenshtein(l.sn, r.sn) <= 1
+                    AND (l.dob = r.dob OR (l.dob_year = r.dob_year AND l.dob_md = r.dob_dm))
+                    AND l.fn <> r.fn AND NOT list_has_any(l.fn_alts, r.fn_alts)
+                    AND damerau_levenshtein(l.fn, r.fn) > 1, false) AS twin_guard,
+                   {compared}
+            FROM _pbr_pairs p JOIN _pbr_obs l ON l.unique_id = p.unique_id_l JOIN _pbr_obs r ON r.unique_id = p.unique_id_r
+            WHERE l.det <> r.det""")
+        con.unregister("_pbr_pairs")
+        con.unregister("_pbr_obs")
+    else:
+        con.execute("""CREATE OR REPLACE TEMP TABLE person_pair (a VARCHAR, b VARCHAR, det_a VARCHAR, det_b VARCHAR,
+            match_probability DOUBLE, match_weight DOUBLE, twin_guard BOOLEAN)""")
+    overrides = load_overrides(settings.overrides) if settings.overrides else []
+    must = [o for o in overrides if o.decision == "must_link"]
+    cannot = [o for o in overrides if o.decision == "cannot_link"]
+    con.execute("CREATE OR REPLACE TEMP TABLE link_override (decision VARCHAR, a VARCHAR, b VARCHAR)")
+    if overrides:
+        frame = pa.table({"decision": [o.decision for o in overrides], "a": [o.a for o in overrides],
+                          "b": [o.b for o in overrides]})
+        con.register("_pbr_overrides", frame)
+        con.execute("INSERT INTO link_override SELECT * FROM _pbr_overrides")
+        con.unregister("_pbr_overrides")
+    # A cannot-link pair refuses every probabilistic link between the two keys' deterministic people.
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE cannot_det AS
+        SELECT DISTINCT x.label AS da, y.label AS db FROM link_override o
+        JOIN det_cluster x ON x.node = o.a JOIN det_cluster y ON y.node = o.b WHERE o.decision = 'cannot_link'""")
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE person_pair AS
+        SELECT p.*, EXISTS (SELECT 1 FROM cannot_det c WHERE (c.da = p.det_a AND c.db = p.det_b)
+                                                       OR (c.da = p.det_b AND c.db = p.det_a)) AS cannot_link,
+               p.match_probability >= ? AND NOT p.twin_guard AND NOT EXISTS (
+                   SELECT 1 FROM cannot_det c WHERE (c.da = p.det_a AND c.db = p.det_b) OR (c.da = p.det_b AND c.db = p.det_a)
+               ) AS accepted
+        FROM person_pair p""", [float(settings.threshold)])
+    con.execute("""
+        INSERT INTO person_link
+        SELECT least(a, b), greatest(a, b), max(match_probability), 'probabilistic'
+        FROM person_pair WHERE accepted GROUP BY 1, 2""")
+    # Must-link: an edge of its own between two keys the store knows.
+    con.execute("""
+        INSERT INTO person_link
+        SELECT DISTINCT o.a, o.b, 1.0, 'override' FROM link_override o
+        WHERE o.decision = 'must_link' AND o.a IN (SELECT node FROM det_cluster) AND o.b IN (SELECT node FROM det_cluster)""")
+    con.execute("INSERT INTO person_edge SELECT a, b FROM person_link")
+    q = lambda sql: con.execute(sql).fetchone()[0]  # noqa: E731
+    stats.update({
+        "probabilistic_links": q("SELECT count(*) FROM person_link WHERE kind = 'probabilistic'"),
+        "override_links": q("SELECT count(*) FROM person_link WHERE kind = 'override'"),
+        "twin_pairs_refused": q(f"SELECT count(*) FROM person_pair WHERE twin_guard AND match_probability >= {float(settings.threshold)}"),
+        "cannot_link_refused": q(f"SELECT count(*) FROM person_pair WHERE cannot_link AND match_probability >= {float(settings.threshold)}"),
+        "must_link_overrides": len(must), "cannot_link_overrides": len(cannot),
+    })
+    return stats

@@ -1,0 +1,189 @@
+"""Probabilistic person linkage (Splink, pinned model): twins stay apart, a nickname plus a moved
+address still links, overrides are honoured, ids stay stable when a delivery adds people, clean
+data gives exactly the deterministic people, and the quality report is written."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from builders import asb, attendance, benefit, person
+from pbr.config import ConfigError, load_config
+from pbr.overrides import load_overrides
+from pbr.probabilistic import soundex
+
+FORENAMES = ["Alan", "Brenda", "Colin", "Doreen", "Eric", "Fiona", "Gordon", "Hilary", "Ian", "Joyce", "Keith",
+             "Lorna", "Martin", "Nora", "Owen", "Pauline", "Quentin", "Rita", "Stuart", "Tessa", "Ursula",
+             "Vernon", "Wendy", "Xavier", "Yvonne", "Zoe"]
+SURNAMES = ["Abbott", "Barlow", "Cawood", "Dransfield", "Eastwood", "Fearnley", "Gaunt", "Hepworth", "Ibbotson",
+            "Jagger", "Kilner", "Lockwood", "Mellor", "Noble", "Outram", "Pickles", "Quarmby", "Rhodes",
+            "Schofield", "Tinker", "Uttley", "Varley", "Whiteley", "Yates"]
+
+
+def filler(n: int = 60, prefix: str = "F") -> list[dict]:
+    """Unrelated people so that the model's term frequencies look like a real delivery's."""
+    rows = []
+    for i in range(n):
+        p = person(FORENAMES[i % len(FORENAMES)], SURNAMES[(i * 7) % len(SURNAMES)],
+                   f"19{60 + i % 40}-{1 + i % 12:02d}-{1 + (i * 3) % 28:02d}",
+                   sex="MF"[i % 2], address=f"{i + 1} Filler Road", postcode=f"S6{i % 6} {i % 9}XY")
+        rows.append(asb(p, f"{prefix}{i:03d}", f"E{prefix}{i:03d}", "2025-05-01", "asb_incident"))
+    return rows
+
+
+def test_soundex():
+    assert soundex("ROBERT") == soundex("RUPERT") == "R163"
+    assert soundex("ASHCRAFT") == "A261"
+    assert soundex(None) is None
+
+
+def test_nickname_and_moved_address_links(pipeline, pipeline_at, tmp_path):
+    bob = person("Bob", "Ramsden", "1981-04-17", sex="M", address="14 Mill Lane", postcode="S66 2QT")
+    robert = person("Robert", "Ramsden", "1981-04-17", sex="M", address="3 Cedar Close, Maltby", postcode="S66 8RJ")
+    run = pipeline.refresh("2025-06", asb=[asb(bob, "PR1", "E1", "2025-05-02", "asb_incident")] + filler(),
+                           benefits=[benefit(robert, "AB123456C", "jsa", "2024-01-01")])
+    ids = run.person_ids()
+    assert ids[("asb", "PR1")] == ids[("benefits", "AB123456C")]
+    prob = run.query("SELECT match_probability FROM person_xwalk WHERE source = 'asb' AND source_key = 'PR1'")[0][0]
+    assert 0.9 <= prob < 1.0  # the link keeps its probability
+    # and with linkage off they are two people
+    (tmp_path / "off").mkdir()
+    run_off = pipeline_at(tmp_path / "off").refresh("2025-06", asb=[asb(bob, "PR1", "E1", "2025-05-02", "asb_incident")] + filler(),
+                          benefits=[benefit(robert, "AB123456C", "jsa", "2024-01-01")],
+                          config={"linkage": {"enabled": False}})
+    ids_off = run_off.person_ids()
+    assert ids_off[("asb", "PR1")] != ids_off[("benefits", "AB123456C")]
+
+
+def test_twins_stay_apart_even_at_a_low_threshold(pipeline):
+    home = dict(sex="M", address="7 Wellgate Terrace", postcode="S60 2LU")
+    rows = [attendance(person("Oliver", "Hirst", "2014-06-09", **home), "A100000000001", "2024/25", "summer"),
+            attendance(person("Oscar", "Hirst", "2014-06-09", **home), "A100000000002", "2024/25", "summer"),
+            # a typo of one twin's forename is the same person (one edit): it links
+            attendance(person("Olvier", "Hirst", "2014-06-09", **home), "A100000000003", "2024/25", "summer")]
+    run = pipeline.refresh("2025-07", attendance=rows, asb=filler(),
+                           config={"linkage": {"threshold": 0.001, "review_min": 0.001}})
+    ids = run.person_ids()
+    assert ids[("attendance", "A100000000001")] != ids[("attendance", "A100000000002")]
+    assert ids[("attendance", "A100000000001")] == ids[("attendance", "A100000000003")]
+    assert run.summary["linkage"]["twin_pairs_refused"] >= 1
+
+
+def test_overrides_are_honoured(pipeline, tmp_path):
+    bob = person("Bob", "Ramsden", "1981-04-17", sex="M", address="14 Mill Lane", postcode="S66 2QT")
+    robert = person("Robert", "Ramsden", "1981-04-17", sex="M", address="3 Cedar Close", postcode="S66 8RJ")
+    stranger = person("Denise", "Kilburn", "1975-02-02", sex="F", address="9 Oak Grove", postcode="DN4 5TT")
+    overrides = tmp_path / "overrides.csv"
+    overrides.write_text("decision,source_a,key_a,source_b,key_b,note\n"
+                         "cannot_link,asb,PR1,benefits,AB123456C,checked by the team\n"
+                         "must_link,asb,PR2,benefits,AB123456C,\n", encoding="utf-8")
+    tables = dict(asb=[asb(bob, "PR1", "E1", "2025-05-02", "asb_incident"),
+                       asb(stranger, "PR2", "E2", "2025-05-03", "asb_incident")] + filler(),
+                  benefits=[benefit(robert, "AB123456C", "jsa", "2024-01-01")])
+    run = pipeline.refresh("2025-06", config={"linkage": {"overrides": str(overrides)}}, **tables)
+    ids = run.person_ids()
+    assert ids[("asb", "PR1")] != ids[("benefits", "AB123456C")]
+    assert ids[("asb", "PR2")] == ids[("benefits", "AB123456C")]
+    # every later refresh honours it too (same config)
+    run2 = pipeline.refresh("2025-07", config={"linkage": {"overrides": str(overrides)}}, **tables)
+    ids2 = run2.person_ids()
+    assert ids2[("asb", "PR1")] != ids2[("benefits", "AB123456C")]
+    assert ids2 == ids
+
+
+def test_overrides_file_errors_name_line_and_column(tmp_path):
+    bad = tmp_path / "o.csv"
+    bad.write_text("decision,source_a,key_a,source_b,key_b\nmaybe,asb,PR1,asb,PR2\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="line 2, column decision"):
+        load_overrides(bad)
+    bad.write_text("decision,source_a,key_a,source_b,key_b\nmust_link,asb,PR1,police,PR2\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="line 2, column source_b"):
+        load_overrides(bad)
+
+
+def test_linkage_config_is_checked(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("linkage:\n  threshold: 1.5\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="linkage.threshold"):
+        load_config(p)
+    p.write_text("linkage:\n  threshold: 0.8\n  low_confidence: 0.95\n  enabled: false\n", encoding="utf-8")
+    c = load_config(p).linkage
+    assert (c.threshold, c.low_confidence, c.enabled) == (0.8, 0.95, False)
+
+
+def test_ids_stable_when_a_delivery_adds_people(pipeline):
+    bob = person("Bob", "Ramsden", "1981-04-17", sex="M", address="14 Mill Lane", postcode="S66 2QT")
+    robert = person("Robert", "Ramsden", "1981-04-17", sex="M", address="3 Cedar Close", postcode="S66 8RJ")
+    first = dict(asb=[asb(bob, "PR1", "E1", "2025-05-02", "asb_incident")] + filler(40),
+                 benefits=[benefit(robert, "AB123456C", "jsa", "2024-01-01")])
+    run1 = pipeline.refresh("2025-06", **first)
+    before = run1.person_ids()
+    # the next delivery adds new people, among them a variant of Bob and a near-namesake
+    added = [asb(person("Rob", "Ramsden", "1981-04-17", sex="M", address="14 Mill Ln", postcode="S66 2QT"),
+                 "PR9", "E9", "2025-06-10", "asb_incident"),
+             asb(person("Rose", "Ramsden", "2010-01-05", sex="F", address="14 Mill Lane", postcode="S66 2QT"),
+                 "PR10", "E10", "2025-06-11", "asb_incident")] + filler(20, prefix="N")
+    run2 = pipeline.refresh("2025-07", asb=first["asb"] + added, benefits=first["benefits"])
+    after = run2.person_ids()
+    assert all(after[k] == v for k, v in before.items())  # nobody already known changed id
+    assert after[("asb", "PR9")] == before[("asb", "PR1")]
+    assert after[("asb", "PR10")] not in set(before.values())
+    assert run2.query("SELECT count(*) FROM id_event WHERE period = '2025-07' AND kind = 'person'")[0][0] == 0
+
+
+def test_quality_report_and_summary(pipeline):
+    bob = person("Bob", "Ramsden", "1981-04-17", sex="M", address="14 Mill Lane", postcode="S66 2QT")
+    robert = person("Robert", "Ramsden", "1981-04-17", sex="M", address="3 Cedar Close", postcode="S66 8RJ")
+    run = pipeline.refresh("2025-06", asb=[asb(bob, "PR1", "E1", "2025-05-02", "asb_incident")] + filler(),
+                           benefits=[benefit(robert, "AB123456C", "jsa", "2024-01-01")])
+    q = json.loads((run.out_dir / "linkage_quality.json").read_text(encoding="utf-8"))
+    assert q["records_per_source"] == {"asb": 61, "benefits": 1}
+    assert q["probabilistic_links"] == 1
+    assert sum(q["probability_histogram"].values()) >= 1
+    assert q["matched_keys"] == 2 and q["unmatched_keys"] == 60
+    text = (run.out_dir / "linkage_quality.json").read_text(encoding="utf-8")
+    assert "Ramsden" not in text and "RAMSDEN" not in text  # ids and counts only
+    assert run.summary_file["linkage"]["probabilistic_links"] == 1
+
+
+def test_cli_train_refresh_with_overrides_and_review(tmp_path):
+    from click.testing import CliRunner
+
+    from pbr.cli import main
+    from pbr.generate import generate
+    gen = tmp_path / "gen"
+    generate(families=60, seed=3, start="2025-01", end="2025-01", out=gen, messy=True)
+    delivery = gen / "deliveries" / "2025-01"
+    runner = CliRunner()
+    model = tmp_path / "model.json"
+    r = runner.invoke(main, ["linkage", "train", "--extracts", str(delivery), "--period", "2025-01", "--model", str(model)])
+    assert r.exit_code == 0, r.output
+    trained = json.loads(model.read_text(encoding="utf-8"))
+    levels = [lv for c in trained["comparisons"] for lv in c["comparison_levels"] if not lv.get("is_null_level")]
+    assert levels and all(0 < lv["m_probability"] <= 1 for lv in levels)
+    assert sum(0 < lv.get("u_probability", 0) <= 1 for lv in levels) >= len(levels) // 2
+    overrides = tmp_path / "o.csv"
+    overrides.write_text("decision,source_a,key_a,source_b,key_b\n", encoding="utf-8")
+    db = tmp_path / "pbr.duckdb"
+    r = runner.invoke(main, ["refresh", "--period", "2025-01", "--extracts", str(delivery), "--db", str(db),
+                             "--out", str(tmp_path / "out"), "--overrides", str(overrides)])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "out" / "2025-01" / "linkage_quality.json").is_file()
+    review = tmp_path / "review" / "pairs.csv"
+    r = runner.invoke(main, ["linkage", "review", "--db", str(db), "--out", str(review), "--min", "0.01", "--max", "1"])
+    assert r.exit_code == 0, r.output
+    with open(review, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows and {"a_source", "a_key", "match_probability", "fn_l", "fn_r"} <= set(rows[0])
+    assert all(0.01 <= float(x["match_probability"]) <= 1 for x in rows)
+
+
+def test_address_variants_of_one_dwelling_form_one_household(pipeline):
+    child = person("Lily", "Firth", "2014-02-03", sex="F", address="Flat 3, 12 Mill Road, Rotherham", postcode="S65 1AB")
+    parent = person("Donna", "Firth", "1985-07-08", sex="F", address="3/12 MILL RD", postcode="s651ab")
+    run = pipeline.refresh("2025-07", attendance=[attendance(child, "A200000000001", "2024/25", "summer")],
+                           benefits=[benefit(parent, "CD654321A", "jsa", "2024-01-01")])
+    families = run.families()
+    assert any({("attendance", "A200000000001"), ("benefits", "CD654321A")} <= keys for keys in families.values())
