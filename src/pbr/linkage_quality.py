@@ -56,8 +56,9 @@ def build_quality(con: duckdb.DuckDBPyConnection, period: str, link_stats: dict,
         "override_links": link_stats.get("override_links", 0),
         "links_below_low_confidence": low,
         "pairs_refused": refused,
-        # cannot-link pairs the deterministic rules still join (same NINO, UPN or person ref): for review
-        "cannot_link_held_by_deterministic_links": violated,
+        # cannot-link pairs still in one person (a deterministic link, or links through a third
+        # record): for clerical review
+        "cannot_link_pairs_still_joined": violated,
         "probability_histogram": histogram,
         "people_merged": link_stats.get("merged", 0),
         "people_split": link_stats.get("split", 0),
