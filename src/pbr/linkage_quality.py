@@ -19,9 +19,15 @@ def build_quality(con: duckdb.DuckDBPyConnection, period: str, link_stats: dict,
     refused = {"twin_guard": 0, "cannot_link": 0}
     if "person_pair" in tables:
         cols = {r[0] for r in q("SELECT column_name FROM duckdb_columns() WHERE table_name = 'person_pair'")}
-        for lo, n in q("""SELECT least(floor(match_probability * 20) / 20, 0.95) AS lo, count(*)
-                          FROM person_pair GROUP BY 1 ORDER BY 1"""):
-            histogram[f"{lo:.2f}-{lo + 0.05:.2f}"] = n
+        # 0.05 bins, the top one split where thresholds live: 0.95-0.99, 0.99-0.999, 0.999-1
+        for label, n in q("""
+                SELECT CASE WHEN match_probability >= 0.999 THEN '0.999-1.000'
+                            WHEN match_probability >= 0.99 THEN '0.990-0.999'
+                            WHEN match_probability >= 0.95 THEN '0.950-0.990'
+                            ELSE printf('%.3f-%.3f', floor(match_probability * 20) / 20,
+                                        floor(match_probability * 20) / 20 + 0.05) END AS bin, count(*)
+                FROM person_pair GROUP BY 1 ORDER BY 1"""):
+            histogram[label] = n
         if "cannot_link" in cols:
             refused["twin_guard"] = q("SELECT count(*) FROM person_pair WHERE twin_guard AND match_probability >= ?",
                                       float(settings.threshold))[0][0]
@@ -50,8 +56,9 @@ def build_quality(con: duckdb.DuckDBPyConnection, period: str, link_stats: dict,
         "override_links": link_stats.get("override_links", 0),
         "links_below_low_confidence": low,
         "pairs_refused": refused,
-        # cannot-link pairs the deterministic rules still join (same NINO, UPN or person ref): for review
-        "cannot_link_held_by_deterministic_links": violated,
+        # cannot-link pairs still in one person (a deterministic link, or links through a third
+        # record): for clerical review
+        "cannot_link_pairs_still_joined": violated,
         "probability_histogram": histogram,
         "people_merged": link_stats.get("merged", 0),
         "people_split": link_stats.get("split", 0),

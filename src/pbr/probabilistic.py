@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import json
 import logging
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -223,11 +222,6 @@ def _linker(obs: pa.Table, settings):
     return Linker(sdf, settings, log_level=None)
 
 
-@dataclass
-class Scored:
-    pairs: pa.Table  # unique_id_l, unique_id_r, match_probability, match_weight + compared columns
-
-
 def predict(obs: pa.Table, threshold: float, model: Path | None = None) -> pa.Table:
     """Pairs scored at or above `threshold` by the pinned model (the compared fields retained)."""
     if obs.num_rows < 2:
@@ -243,7 +237,6 @@ def predict(obs: pa.Table, threshold: float, model: Path | None = None) -> pa.Ta
 def train(obs: pa.Table, out: Path, seed: int = 1, em: bool = False) -> dict:
     """Unsupervised training: u by random sampling, m by expectation maximisation under several
     blocking rules, the prior from the deterministic components. Writes the model JSON."""
-    from splink import block_on  # noqa: F401 - imported for its side effect of checking splink
     logging.getLogger("splink").setLevel(logging.ERROR)
     settings = settings_dict()
     linker = _linker(obs, settings)
