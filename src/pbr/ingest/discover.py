@@ -12,6 +12,7 @@ import polars as pl
 
 from ..contract import sources
 from ..errors import InputErrors, InputFileError
+from .csvcheck import fields_consistent
 
 FORMATS = {".csv": "csv", ".xlsx": "xlsx", ".parquet": "parquet"}
 LINE_COL = "__line"
@@ -154,7 +155,8 @@ def _read_csv(f: DeliveryFile) -> pl.DataFrame:
         # polars' message may quote the offending row (personal data): find the line ourselves.
         raise InputFileError(f.name, _csv_problem(text) or "cannot be read as CSV") from None
     # polars pads a row with too few fields with nulls: a short row is as malformed as a long one.
-    problem = _csv_problem(text, strict=False)
+    # The vectorised check clears well-formed files; anything else gets the row-by-row check.
+    problem = None if fields_consistent(data) else _csv_problem(text, strict=False)
     if problem:
         raise InputFileError(f.name, problem)
     return df
