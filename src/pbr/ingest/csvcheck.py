@@ -1,62 +1,39 @@
-"""A vectorised (numpy) check that every CSV record has the header's field count, for the common
+"""A vectorised (polars) check that every CSV record has the header's field count, for the common
 case of well-formed quoting. It only ever answers "no problem" or "don't know": anything unusual
-(a quote inside an unquoted field, a lone carriage return, an unclosed quote, a ragged row) sends
-the caller to the exact, row-by-row check in discover.py, which words the error."""
+(a quote inside an unquoted field, a quoted line break, a lone carriage return, a ragged row)
+sends the caller to the exact, row-by-row check in discover.py, which words the error."""
 
 from __future__ import annotations
 
-import numpy as np
+import polars as pl
 
-QUOTE, COMMA, LF, CR = ord('"'), ord(","), ord("\n"), ord("\r")
+QUOTED = r'"(?:[^"]|"")*"'  # a quoted field's text, doubled quotes included
+MARK = "\x01"  # stands for a quoted field once its text is removed
 
 
-def fields_consistent(data: bytes) -> bool:
-    """True when the CSV is well formed (quotes open at a field's start and close at its end or as
-    a doubled quote) and every non-blank record has as many fields as the first. UTF-8 never has
-    these ASCII bytes inside a multi-byte character, so bytes stand for characters."""
-    a = np.frombuffer(data, dtype=np.uint8)
-    if a.size == 0:
+def fields_consistent(text: str) -> bool:
+    """True when every line is a whole record whose quoted fields open at a field's start and close
+    at its end, and every non-blank record has as many fields as the first line."""
+    lines = pl.Series("line", text.split("\n"), pl.String)
+    if lines.len() and lines[-1] == "":
+        lines = lines.head(-1)  # the final newline ends the last record
+    if not lines.len():
         return False
-    is_quote = a == QUOTE
-    # Quote parity before each byte (a uint8 running count keeps its parity when it wraps).
-    inside = (np.cumsum(is_quote, dtype=np.uint8) & 1).astype(bool)  # after counting this byte
-    quotes = np.flatnonzero(is_quote)
-    if quotes.size:
-        if quotes.size % 2:
-            return False  # ends inside a quoted field
-        opening = quotes[0::2]  # the parity before an opening quote is even
-        closing = quotes[1::2]
-        prev = a[np.maximum(opening - 1, 0)]
-        ok_open = (opening == 0) | (prev == COMMA) | (prev == LF) | (prev == QUOTE)
-        # a quote reopened straight after a close is a doubled quote: its close must be inside
-        # the same field, which the check on closes below covers
-        doubled = (opening > 0) & (prev == QUOTE)
-        ok_open &= ~doubled | np.isin(opening - 1, closing)
-        nxt_idx = np.minimum(closing + 1, a.size - 1)
-        nxt = a[nxt_idx]
-        at_end = closing == a.size - 1
-        ok_close = at_end | (nxt == COMMA) | (nxt == LF) | (nxt == CR) | (nxt == QUOTE)
-        if not (ok_open.all() and ok_close.all()):
-            return False
-    outside = ~inside & ~is_quote
-    del inside
-    cr = np.flatnonzero((a == CR) & outside)
-    if cr.size and not (cr + 1 < a.size).all():
+    lines = lines.str.strip_suffix("\r")
+    shape = pl.DataFrame({"line": lines}).select(
+        pl.col("line").str.contains(MARK, literal=True).alias("mark"),
+        pl.col("line").str.replace_all(QUOTED, MARK).alias("bare"),
+    ).select(
+        "mark",
+        pl.col("bare").str.contains(r'["\r]').alias("odd"),
+        # a quoted field must be the whole field: nothing but separators either side of it
+        pl.col("bare").str.contains(f"[^,]{MARK}|{MARK}[^,]").alias("glued"),
+        (pl.col("bare").str.count_matches(",", literal=True) + 1).alias("fields"),
+        (pl.col("bare").str.len_bytes() == 0).alias("blank"),
+    )
+    if shape.select(pl.any_horizontal(pl.col("mark").any(), pl.col("odd").any(), pl.col("glued").any())).item():
         return False
-    if cr.size and not (a[cr + 1] == LF).all():
-        return False  # a lone carriage return ends a record for the csv module: let it decide
-    ends = np.flatnonzero((a == LF) & outside)
-    starts = np.concatenate(([0], ends + 1))
-    stops = np.concatenate((ends, [a.size]))
-    # A record's length without its \r; blank records (no bytes) are skipped like the csv module's.
-    lengths = stops - starts
-    has_cr = np.zeros(lengths.size, dtype=bool)
-    if cr.size:
-        has_cr[np.searchsorted(starts, cr, side="right") - 1] = True
-    lengths = lengths - has_cr
-    commas = np.flatnonzero((a == COMMA) & outside)
-    counts = np.bincount(np.searchsorted(starts, commas, side="right") - 1, minlength=starts.size) + 1
-    if lengths[0] <= 0:
+    if shape.get_column("blank")[0]:
         return False  # a blank first line is the csv module's header (of no fields)
-    counts = counts[lengths > 0]
-    return bool(counts.size) and bool((counts == counts[0]).all())
+    fields = shape.filter(~pl.col("blank")).get_column("fields")
+    return bool((fields == fields[0]).all())

@@ -156,7 +156,7 @@ def _read_csv(f: DeliveryFile) -> pl.DataFrame:
         raise InputFileError(f.name, _csv_problem(text) or "cannot be read as CSV") from None
     # polars pads a row with too few fields with nulls: a short row is as malformed as a long one.
     # The vectorised check clears well-formed files; anything else gets the row-by-row check.
-    problem = None if fields_consistent(data) else _csv_problem(text, strict=False)
+    problem = None if fields_consistent(text) else _csv_problem(text, strict=False)
     if problem:
         raise InputFileError(f.name, problem)
     return df
