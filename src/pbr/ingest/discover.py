@@ -12,7 +12,6 @@ import polars as pl
 
 from ..contract import sources
 from ..errors import InputErrors, InputFileError
-from .csvcheck import fields_consistent
 
 FORMATS = {".csv": "csv", ".xlsx": "xlsx", ".parquet": "parquet"}
 LINE_COL = "__line"
@@ -155,8 +154,7 @@ def _read_csv(f: DeliveryFile) -> pl.DataFrame:
         # polars' message may quote the offending row (personal data): find the line ourselves.
         raise InputFileError(f.name, _csv_problem(text) or "cannot be read as CSV") from None
     # polars pads a row with too few fields with nulls: a short row is as malformed as a long one.
-    # The vectorised check clears well-formed files; anything else gets the row-by-row check.
-    problem = None if fields_consistent(text) else _csv_problem(text, strict=False)
+    problem = _csv_problem(text, strict=False)
     if problem:
         raise InputFileError(f.name, problem)
     return df
