@@ -93,9 +93,11 @@ def child_refresh(period: str, folder: Path, db: Path, out: Path) -> dict:
         fn(run)
         record(name, t)
 
-    result = apply_delivery(period, parsed, db, out, rb, config, origin=delivery_origin(folder), step_runner=runner)
-    total = time.perf_counter() - t_all
     rows = sum(p.rows_read for p in parsed)
+    # As `pbr refresh` does: the frames are emptied once loaded.
+    result = apply_delivery(period, parsed, db, out, rb, config, origin=delivery_origin(folder), step_runner=runner,
+                            release_inputs=True)
+    total = time.perf_counter() - t_all
     return {"period": period, "rows": rows, "people": result.summary["people"],
             "families": result.summary["families"], "cohort": result.summary["cohort"],
             "total_s": total, "peak_mb": peak_mb(), "steps": steps}
