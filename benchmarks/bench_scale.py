@@ -40,11 +40,9 @@ LATEST = "2015-03"
 
 
 def periods_ending(end: str, n: int) -> list[str]:
-    from pbr import calendar as cal
-
     out = [end]
     while len(out) < n:
-        out.insert(0, cal.previous_period(out[0]) if hasattr(cal, "previous_period") else _prev(out[0]))
+        out.insert(0, _prev(out[0]))
     return out
 
 
