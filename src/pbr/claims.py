@@ -101,16 +101,31 @@ def build_batch(con: duckdb.DuckDBPyConnection, period: str, rb: Rulebook, run_i
 
     con.execute("INSERT INTO claim_batch VALUES (?, ?, 'draft', ?, NULL, NULL, NULL, ?, ?, ?, ?)",
                 [batch_id, period, _now(), seed, rb.name, rb.version, run_id])
-    for claim_id, it in zip(ids, items):
-        it.evidence = claim_evidence(con, period, rb, it, c_date)
-        con.execute("""INSERT INTO claim_item (claim_id, batch_id, family_id, case_ref, claim_type, amount,
-                       financial_year, attached_date, audit_sample, anomaly_flags, evidence)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                    [claim_id, batch_id, it.family_id, it.case_ref, it.claim_type, it.amount, it.financial_year,
-                     it.attached_date, claim_id in sampled, ";".join(it.flags), json.dumps(it.evidence, default=str)])
-        for slot in SLOTS[it.claim_type]:
-            # The primary key refuses a second claim outright, whatever the code above decided.
-            con.execute("INSERT INTO claim_slot VALUES (?, ?, ?)", [it.family_id, slot, claim_id])
+    # Evidence for every item from a few set queries (not several queries per item), then the
+    # items and their slots inserted in one statement each.
+    data = EvidenceData.fetch(con, period, [it.family_id for it in items])
+    for it in items:
+        it.evidence = data.evidence(period, rb, it, c_date)
+    import pyarrow as pa
+
+    item_rows = pa.table({
+        "claim_id": ids, "batch_id": [batch_id] * len(items), "family_id": [it.family_id for it in items],
+        "case_ref": [it.case_ref for it in items], "claim_type": [it.claim_type for it in items],
+        "amount": pa.array([it.amount for it in items], pa.decimal128(10, 2)),
+        "financial_year": [it.financial_year for it in items],
+        "attached_date": pa.array([it.attached_date for it in items], pa.date32()),
+        "audit_sample": [claim_id in sampled for claim_id in ids], "anomaly_flags": [";".join(it.flags) for it in items],
+        "evidence": [json.dumps(it.evidence, default=str) for it in items]})
+    con.execute("""INSERT INTO claim_item (claim_id, batch_id, family_id, case_ref, claim_type, amount,
+                   financial_year, attached_date, audit_sample, anomaly_flags, evidence)
+                   SELECT claim_id, batch_id, family_id, case_ref, claim_type, amount, financial_year,
+                          attached_date, audit_sample, anomaly_flags, evidence FROM item_rows""")
+    slot_rows = pa.table({  # noqa: F841 (read by DuckDB by name)
+        "family_id": [it.family_id for it in items for _ in SLOTS[it.claim_type]],
+        "slot": [slot for it in items for slot in SLOTS[it.claim_type]],
+        "claim_id": [claim_id for claim_id, it in zip(ids, items) for _ in SLOTS[it.claim_type]]})
+    # The primary key refuses a second claim outright, whatever the code above decided.
+    con.execute("INSERT INTO claim_slot SELECT family_id, slot, claim_id FROM slot_rows")
     con.execute("INSERT INTO claim_event VALUES (?, ?, 'pbr', 'created', ?)",
                 [batch_id, _now(), f"{len(items)} items, sample seed {seed}"])
     return batch_id
@@ -150,58 +165,95 @@ def _flag_anomalies(con, period: str, rb: Rulebook, c_date: date, items: list[It
 
 
 def claim_evidence(con, period: str, rb: Rulebook, it: Item, c_date: date) -> dict:
-    fam = con.execute("""
-        SELECT c.identified_period, c.route, c.crime_asb, c.education, c.work, c.local_discretion,
-               a.case_attached_date, a.period_attached
-        FROM cohort c JOIN attachment a USING (family_id) WHERE family_id = ?""", [it.family_id]).fetchone()
-    ev: dict = {
-        "claim_type": it.claim_type,
-        "period": period,
-        "reference_date_C": c_date.isoformat(),
-        "family_id": it.family_id,
-        "case_ref": it.case_ref,
-        "attached_date_A": it.attached_date.isoformat(),
-        "case_attached_date": fam[6].isoformat(),
-        "attached_in_period": fam[7],
-        "financial_year_of_A": it.financial_year,
-        "identified_period": fam[0],
-        "route": fam[1],
-        "baseline_criteria": {"crime_asb": fam[2], "education": fam[3], "work": fam[4], "local_discretion": fam[5]},
-        "rulebook": {"name": rb.name, "version": rb.version},
-    }
-    if it.claim_type != "attachment_fee":
-        r = con.execute("SELECT * FROM family_result WHERE period = ? AND family_id = ?", [period, it.family_id]).fetchone()
-        cols = [d[0] for d in con.description]
-        res = dict(zip(cols, r))
-        a = it.attached_date
-        base = (cal.add_months(a, -6).isoformat(), a.isoformat())
-        out = (cal.add_months(c_date, -6).isoformat(), c_date.isoformat())
-        asb_max = rb.get("results.asb.max_pct_of_baseline")
-        off_max = rb.get("results.offending.max_pct_of_baseline")
-        ev["legs"] = {
-            "asb": _leg(res["asb_leg"], res["asb_baseline"], res["asb_outcome"], asb_max, base, out),
-            "offending": _leg(res["offending_leg"], res["offending_baseline"], res["offending_outcome"], off_max, base, out),
-            "education": {"verdict": res["education_leg"], "applies": bool(fam[3]),
-                          "terms_ended_since_A": res["education_terms_since_a"],
-                          "pupils_assessed": res["education_pupils"], "pupils_failing": res["education_failing"]},
-        }
-        ev["progress_to_work"] = {"person_id": res["ptw_person_id"], "record_type": res["ptw_record_type"],
-                                  "start_date": res["ptw_start"]}
-        ev["route_b"] = {"person_id": res["rb_person_id"], "benefits_at_A": res["rb_benefits_at_a"],
-                         "employment_start": res["rb_employment_start"], "counted_to": res["rb_employment_end"],
-                         "days": res["rb_days"], "required_days": res["rb_required_days"]}
-        ev["records"] = [dict(zip(["leg", "window", "window_start", "window_end", "person_id", "source", "file",
-                                    "sha256", "line", "record_date", "detail"], row)) for row in con.execute("""
-            SELECT v.leg, v.window_name, v.window_start, v.window_end, v.person_id, v.source, e.file_name, e.sha256,
-                   v.line_no, v.record_date, v.detail
+    """One item's evidence (build_batch fetches every item's data at once: EvidenceData)."""
+    return EvidenceData.fetch(con, period, [it.family_id]).evidence(period, rb, it, c_date)
+
+
+_RECORD_COLS = ["leg", "window", "window_start", "window_end", "person_id", "source", "file",
+                "sha256", "line", "record_date", "detail"]
+_SOURCE_COLS = ["file", "sha256", "delivery_period", "rows"]
+
+
+@dataclass
+class EvidenceData:
+    """What the evidence of a batch's items is built from, fetched per family in a few queries."""
+    fams: dict
+    results: dict
+    result_cols: list[str]
+    records: dict
+    sources: dict
+
+    @classmethod
+    def fetch(cls, con, period: str, family_ids: list[str]) -> EvidenceData:
+        import pyarrow as pa
+
+        wanted = pa.table({"family_id": sorted(set(family_ids))})  # noqa: F841 (read by DuckDB by name)
+        fams = {r[0]: r[1:] for r in con.execute("""
+            SELECT family_id, c.identified_period, c.route, c.crime_asb, c.education, c.work, c.local_discretion,
+                   a.case_attached_date, a.period_attached
+            FROM cohort c JOIN attachment a USING (family_id)
+            WHERE family_id IN (SELECT family_id FROM wanted)""").fetchall()}
+        cur = con.execute("""SELECT * FROM family_result
+            WHERE period = ? AND family_id IN (SELECT family_id FROM wanted)""", [period])
+        cols = [d[0] for d in cur.description]
+        fi = cols.index("family_id")
+        results = {r[fi]: r for r in cur.fetchall()}
+        records: dict[str, list] = {}
+        for row in con.execute("""
+            SELECT v.family_id, v.leg, v.window_name, v.window_start, v.window_end, v.person_id, v.source,
+                   e.file_name, e.sha256, v.line_no, v.record_date, v.detail
             FROM result_evidence v LEFT JOIN extract_file e USING (extract_id)
-            WHERE v.period = ? AND v.family_id = ? ORDER BY v.leg, v.window_name, v.record_date, v.person_id""",
-            [period, it.family_id]).fetchall()]
-    ev["sources"] = [dict(zip(["file", "sha256", "delivery_period", "rows"], row)) for row in con.execute("""
-        SELECT DISTINCT e.file_name, e.sha256, e.delivery_period, e.rows_loaded
-        FROM family_source_extract f JOIN extract_file e USING (extract_id)
-        WHERE f.family_id = ? ORDER BY e.delivery_period, e.file_name""", [it.family_id]).fetchall()]
-    return ev
+            WHERE v.period = ? AND v.family_id IN (SELECT family_id FROM wanted)
+            ORDER BY v.family_id, v.leg, v.window_name, v.record_date, v.person_id""", [period]).fetchall():
+            records.setdefault(row[0], []).append(dict(zip(_RECORD_COLS, row[1:])))
+        sources: dict[str, list] = {}
+        for row in con.execute("""
+            SELECT DISTINCT f.family_id, e.file_name, e.sha256, e.delivery_period, e.rows_loaded
+            FROM family_source_extract f JOIN extract_file e USING (extract_id)
+            WHERE f.family_id IN (SELECT family_id FROM wanted)
+            ORDER BY f.family_id, e.delivery_period, e.file_name""").fetchall():
+            sources.setdefault(row[0], []).append(dict(zip(_SOURCE_COLS, row[1:])))
+        return cls(fams, results, cols, records, sources)
+
+    def evidence(self, period: str, rb: Rulebook, it: Item, c_date: date) -> dict:
+        fam = self.fams[it.family_id]
+        ev: dict = {
+            "claim_type": it.claim_type,
+            "period": period,
+            "reference_date_C": c_date.isoformat(),
+            "family_id": it.family_id,
+            "case_ref": it.case_ref,
+            "attached_date_A": it.attached_date.isoformat(),
+            "case_attached_date": fam[6].isoformat(),
+            "attached_in_period": fam[7],
+            "financial_year_of_A": it.financial_year,
+            "identified_period": fam[0],
+            "route": fam[1],
+            "baseline_criteria": {"crime_asb": fam[2], "education": fam[3], "work": fam[4], "local_discretion": fam[5]},
+            "rulebook": {"name": rb.name, "version": rb.version},
+        }
+        if it.claim_type != "attachment_fee":
+            res = dict(zip(self.result_cols, self.results[it.family_id]))
+            a = it.attached_date
+            base = (cal.add_months(a, -6).isoformat(), a.isoformat())
+            out = (cal.add_months(c_date, -6).isoformat(), c_date.isoformat())
+            asb_max = rb.get("results.asb.max_pct_of_baseline")
+            off_max = rb.get("results.offending.max_pct_of_baseline")
+            ev["legs"] = {
+                "asb": _leg(res["asb_leg"], res["asb_baseline"], res["asb_outcome"], asb_max, base, out),
+                "offending": _leg(res["offending_leg"], res["offending_baseline"], res["offending_outcome"], off_max, base, out),
+                "education": {"verdict": res["education_leg"], "applies": bool(fam[3]),
+                              "terms_ended_since_A": res["education_terms_since_a"],
+                              "pupils_assessed": res["education_pupils"], "pupils_failing": res["education_failing"]},
+            }
+            ev["progress_to_work"] = {"person_id": res["ptw_person_id"], "record_type": res["ptw_record_type"],
+                                      "start_date": res["ptw_start"]}
+            ev["route_b"] = {"person_id": res["rb_person_id"], "benefits_at_A": res["rb_benefits_at_a"],
+                             "employment_start": res["rb_employment_start"], "counted_to": res["rb_employment_end"],
+                             "days": res["rb_days"], "required_days": res["rb_required_days"]}
+            ev["records"] = [dict(r) for r in self.records.get(it.family_id, [])]
+        ev["sources"] = [dict(r) for r in self.sources.get(it.family_id, [])]
+        return ev
 
 
 def _leg(verdict, baseline, outcome, max_pct, base_window, out_window) -> dict:

@@ -31,9 +31,11 @@ __all__ = ["GENERATOR_VERSION", "Reference", "check_linkable", "generate", "refe
 
 
 def generate(families: int, seed: int, start: str, end: str, out: Path, messy: bool = False,
-             rulebook: Rulebook | str | None = None, lookback_months: int = 24) -> dict:
+             rulebook: Rulebook | str | None = None, lookback_months: int = 24, truth: bool = True) -> dict:
     """Simulate `families` families, write one delivery per period from start to end (YYYY-MM,
-    inclusive) and the truth; return a summary. out/deliveries and out/truth are replaced."""
+    inclusive) and the truth; return a summary. out/deliveries and out/truth are replaced.
+    truth=False (benchmarks) writes the deliveries and truth/people.csv only: the reference cohort
+    and claims models are not run, so the summary has no cohort, families or claims figures."""
     parse_period(start), parse_period(end)
     if start > end:
         raise ValueError(f"start {start} is after end {end}")
@@ -45,14 +47,14 @@ def generate(families: int, seed: int, start: str, end: str, out: Path, messy: b
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _generate(families, seed, start, end, Path(out), messy, rb, lookback_months)
+        return _generate(families, seed, start, end, Path(out), messy, rb, lookback_months, truth)
     finally:
         if was_enabled:
             gc.enable()
 
 
 def _generate(families: int, seed: int, start: str, end: str, out: Path, messy: bool, rb: Rulebook,
-              lookback_months: int) -> dict:
+              lookback_months: int, with_truth: bool = True) -> dict:
     for sub in ("deliveries", "truth"):
         if (out / sub).exists():
             shutil.rmtree(out / sub)
@@ -64,6 +66,9 @@ def _generate(families: int, seed: int, start: str, end: str, out: Path, messy: 
     spans = record_spans(world, schedule)
     dropped = prune_unlinkable(world, schedule, spans)
     writer = DeliveryWriter(world, schedule, Presenter(world, messy, seed), out / "deliveries", spans)
+    if not with_truth:
+        return _deliveries_only(world, writer, periods, out, dropped, families, seed, start, end, messy,
+                                lookback_months, rb)
     ref = Reference(writer.dobs, {dw.id: dw.postcode for dw in world.dwellings}, rb)
 
     cohort_rows: list[dict] = []
@@ -104,6 +109,32 @@ def _generate(families: int, seed: int, start: str, end: str, out: Path, messy: 
         "generator_version": GENERATOR_VERSION,
         "parameters": {"families": families, "seed": seed, "start": start, "end": end, "messy": messy,
                        "lookback_months": lookback_months, "rulebook": rb.label, "rulebook_sha256": rb.sha256},
+        "summary": summary,
+    })
+    return summary
+
+
+def _deliveries_only(world, writer: DeliveryWriter, periods: list[str], out: Path, dropped, families: int,
+                     seed: int, start: str, end: str, messy: bool, lookback_months: int, rb: Rulebook) -> dict:
+    """The deliveries without the reference models (truth=False): each period's rows are written
+    and dropped, so memory stays that of the simulated world."""
+    try:
+        for i in range(len(periods)):
+            writer.write(i)
+    finally:
+        writer.close()
+    truth.write_people(out / "truth", writer.people_keys)
+    summary = {
+        "people": len(writer.ids),
+        "households_simulated": world.households,
+        "rows": dict(sorted(writer.rows_written.items())),
+        "records_dropped_unlinkable": dropped,
+    }
+    truth.write_manifest(out / "truth", {
+        "generator_version": GENERATOR_VERSION,
+        "parameters": {"families": families, "seed": seed, "start": start, "end": end, "messy": messy,
+                       "lookback_months": lookback_months, "rulebook": rb.label, "rulebook_sha256": rb.sha256,
+                       "truth": False},
         "summary": summary,
     })
     return summary

@@ -1,0 +1,226 @@
+"""Benchmark the monthly refresh at authority or regional scale.
+
+    python benchmarks/bench_scale.py --scale authority|region|smoke [--families N] [--history N]
+
+1. Generates messy deliveries with the project's generator (truth=False: no reference model),
+   cached under .bench/<scale>-<families>f-<months>m-s<seed>/ (gitignored; reused when present).
+2. Loads the `history` months before the latest into a store (cached too: --rebuild-store).
+3. Times, in a fresh child process, a full refresh of the latest period on that store, per step:
+   read (find and parse the files), validate (the Great Expectations suites), load, link,
+   households, cohort, outcomes, claims, outputs (CSV outputs and workbooks): wall time, peak RSS
+   so far (resource.getrusage in the child), rows per second (rows read / step time).
+4. Times a bare DuckDB scan of the same files (read_csv, all text, count and one aggregate per
+   file): the I/O floor the refresh is compared with.
+5. Times an incremental refresh: one new month on the warm store the full refresh left.
+
+Prints figures only; nothing here asserts a timing. The last line is a JSON summary."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# families: the generator's families (the households it simulates grow from them).
+SCALES = {
+    "smoke": {"families": 150, "history": 1},
+    "authority": {"families": 80_000, "history": 2},
+    "region": {"families": 800_000, "history": 1},
+}
+STEP_LABELS = {"families": "households"}  # the refresh's step names -> the issue's words
+LATEST = "2015-03"
+
+
+def periods_ending(end: str, n: int) -> list[str]:
+    out = [end]
+    while len(out) < n:
+        out.insert(0, _prev(out[0]))
+    return out
+
+
+def _prev(period: str) -> str:
+    y, m = map(int, period.split("-"))
+    return f"{y - 1}-12" if m == 1 else f"{y}-{m - 1:02d}"
+
+
+def _next(period: str) -> str:
+    y, m = map(int, period.split("-"))
+    return f"{y + 1}-01" if m == 12 else f"{y}-{m + 1:02d}"
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ---------------------------------------------------------------------------------------------
+# Child mode: one refresh, timed per step, in its own process (so its peak memory is its own).
+
+def child_refresh(period: str, folder: Path, db: Path, out: Path) -> dict:
+    from pbr.config import load_config
+    from pbr.ingest import discover
+    from pbr.ingest.discover import read_text_frame
+    from pbr.ingest.parse import type_text, validate_typed
+    from pbr.refresh import apply_delivery, delivery_origin
+    from pbr.rulebook import load_rulebook
+
+    steps: list[dict] = []
+
+    def record(name: str, t0: float) -> None:
+        steps.append({"step": STEP_LABELS.get(name, name), "wall_s": time.perf_counter() - t0, "peak_mb": peak_mb()})
+
+    t_all = time.perf_counter()
+    rb, config = load_rulebook(None), load_config(None)
+    t0 = time.perf_counter()
+    typed = [type_text(f, read_text_frame(f), config.column_mappings.get(f.source)) for f in discover(folder)]
+    record("read", t0)
+    t0 = time.perf_counter()
+    parsed = [validate_typed(t, period) for t in typed]
+    del typed
+    record("validate", t0)
+
+    def runner(name, fn, run) -> None:
+        t = time.perf_counter()
+        fn(run)
+        record(name, t)
+
+    rows = sum(p.rows_read for p in parsed)
+    # As `pbr refresh` does: the frames are emptied once loaded.
+    result = apply_delivery(period, parsed, db, out, rb, config, origin=delivery_origin(folder), step_runner=runner,
+                            release_inputs=True)
+    total = time.perf_counter() - t_all
+    return {"period": period, "rows": rows, "people": result.summary["people"],
+            "families": result.summary["families"], "cohort": result.summary["cohort"],
+            "total_s": total, "peak_mb": peak_mb(), "steps": steps}
+
+
+def child_floor(folder: Path) -> dict:
+    """The I/O floor: DuckDB reads every CSV of the delivery as text and aggregates it."""
+    import duckdb
+
+    t0 = time.perf_counter()
+    con = duckdb.connect()
+    rows = 0
+    for f in sorted(folder.glob("*.csv")):
+        n, _ = con.execute(
+            "SELECT count(*), count(DISTINCT COLUMNS(*)) FROM read_csv(?, all_varchar = true, header = true)",
+            [str(f)]).fetchone()[:2]
+        rows += n
+    return {"rows": rows, "wall_s": time.perf_counter() - t0, "peak_mb": peak_mb()}
+
+
+def run_child(*args: str) -> dict:
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    proc = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr[-4000:])
+        raise SystemExit(f"child {args[0]} failed (exit {proc.returncode})")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------------------------------------
+# Parent mode.
+
+def generate_cached(work: Path, families: int, seed: int, periods: list[str]) -> tuple[Path, float | None]:
+    gen = work / "gen"
+    marker = gen / "truth" / "manifest.json"
+    if marker.exists():
+        return gen, None
+    from pbr.generate import generate
+
+    t0 = time.perf_counter()
+    generate(families=families, seed=seed, start=periods[0], end=periods[-1], out=gen, messy=True, truth=False)
+    return gen, time.perf_counter() - t0
+
+
+def print_refresh(label: str, r: dict, floor: dict | None = None) -> None:
+    print(f"\n{label}: period {r['period']}, {r['rows']:,} rows read, {r['people']:,} people, "
+          f"{r['families']:,} families, cohort {r['cohort']:,}")
+    print(f"  {'step':12} {'wall s':>8} {'share':>6} {'peak MB':>8} {'rows/s':>12}")
+    for s in r["steps"]:
+        rate = r["rows"] / s["wall_s"] if s["wall_s"] > 0 else float("inf")
+        print(f"  {s['step']:12} {s['wall_s']:>8.2f} {100 * s['wall_s'] / r['total_s']:>5.0f}% "
+              f"{s['peak_mb']:>8.0f} {rate:>12,.0f}")
+    print(f"  {'total':12} {r['total_s']:>8.2f} {100:>5}% {r['peak_mb']:>8.0f} {r['rows'] / r['total_s']:>12,.0f}")
+    if floor:
+        print(f"  I/O floor (bare DuckDB scan of the same files): {floor['wall_s']:.2f} s; "
+              f"refresh / floor = {r['total_s'] / floor['wall_s']:.1f}x")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--scale", choices=sorted(SCALES), default="smoke")
+    ap.add_argument("--families", type=int, help="override the scale's family count")
+    ap.add_argument("--history", type=int, help="months loaded into the store before the timed refresh")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--workdir", type=Path, help="default: .bench/ in the repository")
+    ap.add_argument("--rebuild-store", action="store_true", help="reload the history months into a new store")
+    ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+
+    if args.child:
+        kind, *rest = args.child
+        if kind == "refresh":
+            period, folder, db, out = rest
+            print(json.dumps(child_refresh(period, Path(folder), Path(db), Path(out))))
+        else:
+            print(json.dumps(child_floor(Path(rest[0]))))
+        return
+
+    scale = SCALES[args.scale]
+    families = args.families or scale["families"]
+    history = scale["history"] if args.history is None else args.history
+    # history months, the latest (timed full refresh) and one more (incremental refresh).
+    periods = periods_ending(LATEST, history + 1) + [_next(LATEST)]
+    base = args.workdir or ROOT / ".bench"
+    work = base / f"{args.scale}-{families}f-{len(periods)}m-s{args.seed}"
+    work.mkdir(parents=True, exist_ok=True)
+    print(f"pbr scale benchmark: scale {args.scale}, {families:,} families, periods {periods[0]}..{periods[-1]} "
+          f"(history {history}, full {periods[-2]}, incremental {periods[-1]}); {os.cpu_count()} CPUs; work {work}")
+
+    gen, gen_s = generate_cached(work, families, args.seed, periods)
+    deliveries = gen / "deliveries"
+    manifest = json.loads((gen / "truth" / "manifest.json").read_text())["summary"]
+    print(f"generate: {manifest['people']:,} people; "
+          + (f"{gen_s:.1f} s" if gen_s is not None else "cached"))
+
+    history_db = work / "history.duckdb"
+    if args.rebuild_store or not history_db.exists():
+        history_db.unlink(missing_ok=True)
+        tmp = work / "history.tmp.duckdb"
+        tmp.unlink(missing_ok=True)
+        t0 = time.perf_counter()
+        for p in periods[:-2]:
+            r = run_child("refresh", p, str(deliveries / p), str(tmp), str(work / "out-history"))
+            print(f"history {p}: {r['rows']:,} rows, {r['total_s']:.1f} s, peak {r['peak_mb']:.0f} MB")
+        tmp.rename(history_db)
+        print(f"history store built in {time.perf_counter() - t0:.1f} s")
+    db = work / "bench.duckdb"
+    shutil.copyfile(history_db, db)
+    out = work / "out"
+    shutil.rmtree(out, ignore_errors=True)
+
+    full_period, inc_period = periods[-2], periods[-1]
+    floor = run_child("floor", str(deliveries / full_period))
+    full = run_child("refresh", full_period, str(deliveries / full_period), str(db), str(out))
+    print_refresh("full refresh", full, floor)
+    inc_floor = run_child("floor", str(deliveries / inc_period))
+    inc = run_child("refresh", inc_period, str(deliveries / inc_period), str(db), str(out))
+    print_refresh("incremental refresh (one new month on the warm store)", inc, inc_floor)
+    print(f"\nstore {db.stat().st_size / 1e6:,.0f} MB; I/O floor {floor['rows']:,} rows in {floor['wall_s']:.2f} s")
+    print(json.dumps({"scale": args.scale, "families": families, "people": manifest["people"],
+                      "rows": full["rows"], "full_s": round(full["total_s"], 2), "full_peak_mb": round(full["peak_mb"]),
+                      "incremental_s": round(inc["total_s"], 2), "incremental_peak_mb": round(inc["peak_mb"]),
+                      "floor_s": round(floor["wall_s"], 2), "ratio_to_floor": round(full["total_s"] / floor["wall_s"], 1),
+                      "steps": {s["step"]: round(s["wall_s"], 2) for s in full["steps"]}}))
+
+
+if __name__ == "__main__":
+    main()

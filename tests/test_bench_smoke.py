@@ -1,0 +1,34 @@
+"""The scale benchmark runs end to end at a tiny scale and reports every step (no timing asserts:
+speed figures come from running it at authority or region scale, see benchmarks/README.md)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STEPS = ["read", "validate", "load", "link", "households", "cohort", "outcomes", "claims", "outputs"]
+
+
+def test_bench_scale_smoke_prints_every_step(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_scale.py"), "--scale", "smoke", "--workdir", str(tmp_path)],
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    for section in ("full refresh", "incremental refresh", "I/O floor"):
+        assert section in out
+    # Each refresh's table has a row per step, then the total.
+    tables = [t for t in out.split("\n\n") if "step" in t and "wall s" in t]
+    assert len(tables) == 2
+    for table in tables:
+        names = [line.split()[0] for line in table.splitlines()[2:] if line.startswith("  ") and not line.startswith("  I/O")]
+        assert names == STEPS + ["total"]
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["scale"] == "smoke"
+    assert list(summary["steps"]) == STEPS
+    assert summary["rows"] > 0 and summary["people"] > 0
+    # The delivery and the stores stay under the work folder (gitignored .bench/ by default).
+    assert (tmp_path / "smoke-150f-3m-s7" / "history.duckdb").exists()
