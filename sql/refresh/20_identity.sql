@@ -33,13 +33,15 @@ WITH rows AS (
     SELECT 'interventions', person_ref, NULL, forename, surname, dob, postcode, address, uprn, sex
     FROM raw_interventions JOIN live_extract USING (extract_id)
 )
+-- (Standardised once per distinct raw identity: most rows repeat one from an earlier extract.)
+, raw AS (SELECT DISTINCT * FROM rows)
 SELECT DISTINCT
     source, source_key, nino,
     std_name(forename) AS fn, std_name(surname) AS sn, dob,
     std_postcode(postcode) AS pc, std_address(address) AS addr,
     nullif(upper(trim(uprn)), '') AS uprn,
     CASE WHEN upper(trim(sex)) IN ('M', 'F') THEN upper(trim(sex)) END AS sex
-FROM rows;
+FROM raw;
 
 -- Deterministic person links: a source record key is a node; it joins the nodes sharing a NINO
 -- (benefits and employment) or the same standardised forename + surname + dob + postcode.
@@ -66,5 +68,7 @@ FROM identity_obs;
 CREATE OR REPLACE TEMP TABLE address_edge AS
 SELECT a, b FROM address_edge
 UNION
-SELECT DISTINCT 'A:' || coalesce(addr, '') || '|' || coalesce(pc, ''), 'K:' || address_key(addr) || '|' || pc
-FROM identity_obs WHERE address_key(addr) IS NOT NULL AND pc IS NOT NULL;
+SELECT 'A:' || coalesce(addr, '') || '|' || pc, 'K:' || addr_key || '|' || pc
+FROM (SELECT addr, pc, address_key(addr) AS addr_key
+      FROM (SELECT DISTINCT addr, pc FROM identity_obs WHERE pc IS NOT NULL))
+WHERE addr_key IS NOT NULL;

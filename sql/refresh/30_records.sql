@@ -24,9 +24,16 @@ WITH rows AS (
     SELECT 'interventions', person_ref, attached_date, delivery_period, extract_id, line_no, address, postcode, dob
     FROM cur_interventions
 )
+-- (standardised once per distinct raw address and postcode, not once per row)
+, address_std AS (
+    SELECT address, postcode,
+           'A:' || coalesce(std_address(address), '') || '|' || coalesce(std_postcode(postcode), '') AS address_node
+    FROM (SELECT DISTINCT address, postcode FROM rows)
+)
 , keyed AS (
-    SELECT *, 'A:' || coalesce(std_address(address), '') || '|' || coalesce(std_postcode(postcode), '') AS address_node
-    FROM rows
+    SELECT r.*, s.address_node
+    FROM rows r JOIN address_std s
+      ON s.address IS NOT DISTINCT FROM r.address AND s.postcode IS NOT DISTINCT FROM r.postcode
 )
 SELECT x.person_id, r.source, r.source_key, r.record_date, r.delivery_period, r.extract_id, r.line_no, r.dob,
        a.address_id,

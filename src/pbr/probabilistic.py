@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,6 +25,7 @@ import duckdb
 import pyarrow as pa
 
 MODEL_VERSION = 1
+SPLINK_MEMORY_LIMIT = "600MB"  # DuckDB memory_limit of Splink's scoring connection (it spills beyond)
 
 
 def models_root() -> Path:
@@ -180,19 +182,51 @@ OBS_SQL = """
     SELECT row_number() OVER (ORDER BY det, source, source_key, fn, sn, dob, sex, pc, addr) AS unique_id, *
     FROM (
         SELECT DISTINCT c.label AS det, o.source, o.source_key, o.fn, o.sn, CAST(o.dob AS VARCHAR) AS dob,
-               o.sex, o.pc, o.addr, address_key(o.addr) AS addr_key
+               o.sex, o.pc, o.addr
         FROM identity_obs o JOIN {clusters} c ON c.node = o.source || ':' || o.source_key
     )"""
+
+# The derived columns the model compares, in SQL over the observations (names' nickname lists
+# and phonetic codes come from a lookup computed once per distinct name, addresses' keys and
+# tokens once per distinct address).
+DERIVE_SQL = """
+    SELECT o.unique_id, o.det, o.source, o.source_key, o.fn, o.sn, o.dob, o.sex, o.pc, o.addr,
+           a.addr_key, f.alts AS fn_alts, f.ph AS fn_ph, s.ph AS sn_ph,
+           left(o.dob, 4) AS dob_year, substr(o.dob, 6) AS dob_md,
+           substr(o.dob, 9, 2) || '-' || substr(o.dob, 6, 2) AS dob_dm,
+           CASE WHEN contains(o.pc, ' ') THEN left(o.pc, length(o.pc) - 2) END AS pc_sector,
+           split_part(o.pc, ' ', 1) AS pc_district,
+           a.tokens AS addr_tokens
+    FROM _pbr_obs_base o
+    LEFT JOIN _pbr_name_codes f ON f.name = o.fn
+    LEFT JOIN _pbr_name_codes s ON s.name = o.sn
+    LEFT JOIN (SELECT addr, address_key(addr) AS addr_key, list_sort(list_distinct(string_split(addr, ' '))) AS tokens
+               FROM (SELECT DISTINCT addr FROM _pbr_obs_base WHERE addr IS NOT NULL)) a ON a.addr = o.addr
+    ORDER BY o.unique_id"""
 
 
 def observations(con: duckdb.DuckDBPyConnection, clusters: str) -> pa.Table:
     """The identity observations, one row per distinct standardised identity of a source key, with
     its deterministic component and the derived columns the model compares."""
-    obs = con.sql(OBS_SQL.format(clusters=clusters)).to_arrow_table()
-    return _derive(obs)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _pbr_obs_base AS {OBS_SQL.format(clusters=clusters)}")
+    names = [r[0] for r in con.execute(
+        "SELECT fn FROM _pbr_obs_base WHERE fn IS NOT NULL UNION SELECT sn FROM _pbr_obs_base WHERE sn IS NOT NULL"
+    ).fetchall()]
+    nick = nicknames()
+    codes = pa.table({"name": pa.array(names, pa.string()),
+                      "alts": pa.array([sorted(nick.get(n, {n})) for n in names], pa.list_(pa.string())),
+                      "ph": pa.array([soundex(n) for n in names], pa.string())})
+    con.register("_pbr_name_codes", codes)
+    try:
+        obs = con.sql(DERIVE_SQL).to_arrow_table()
+    finally:
+        con.unregister("_pbr_name_codes")
+        con.execute("DROP TABLE IF EXISTS _pbr_obs_base")
+    return obs
 
 
 def _derive(obs: pa.Table) -> pa.Table:
+    """The derived columns in Python (kept as the reference the SQL in DERIVE_SQL is tested against)."""
     nick = nicknames()
     fn = obs.column("fn").to_pylist()
     sn = obs.column("sn").to_pylist()
@@ -215,9 +249,9 @@ def _derive(obs: pa.Table) -> pa.Table:
     return obs
 
 
-def _linker(obs: pa.Table, settings):
+def _linker(obs: pa.Table, settings, con: duckdb.DuckDBPyConnection | None = None):
     from splink import DuckDBAPI, Linker
-    db_api = DuckDBAPI(duckdb.connect(":memory:"))
+    db_api = DuckDBAPI(con if con is not None else duckdb.connect(":memory:"))
     sdf = db_api.register(obs, table_name="pbr_obs")
     return Linker(sdf, settings, log_level=None)
 
@@ -229,9 +263,19 @@ def predict(obs: pa.Table, threshold: float, model: Path | None = None) -> pa.Ta
                          "match_probability": pa.array([], pa.float64()), "match_weight": pa.array([], pa.float64())})
     settings = json.loads(Path(model or model_path()).read_text(encoding="utf-8"))
     logging.getLogger("splink").setLevel(logging.ERROR)
-    linker = _linker(obs, settings)
-    df = linker.inference.predict(threshold_match_probability=threshold)
-    return df.as_pyarrow_table()
+    with tempfile.TemporaryDirectory(prefix="pbr-splink-") as spill:
+        con = duckdb.connect(":memory:")
+        # Splink's own database holds the blocked pairs while it scores them: capped, so they
+        # spill to a private temp folder instead of adding to the store's memory (authority
+        # scale: peak 2.31 -> 2.21 GB, same time).
+        con.execute(f"SET memory_limit = '{SPLINK_MEMORY_LIMIT}'")
+        con.execute("SET temp_directory = ?", [spill])
+        try:
+            linker = _linker(obs, settings, con)
+            pairs = linker.inference.predict(threshold_match_probability=threshold).as_pyarrow_table()
+        finally:
+            con.close()  # Splink's tables (blocked pairs, tf lookups) go now, not when collected
+    return pairs
 
 
 def train(obs: pa.Table, out: Path, seed: int = 1, em: bool = False) -> dict:

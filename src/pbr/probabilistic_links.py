@@ -47,6 +47,7 @@ def add_probabilistic_edges(con: duckdb.DuckDBPyConnection, period: str, setting
             WHERE l.det <> r.det""")
         con.unregister("_pbr_pairs")
         con.unregister("_pbr_obs")
+        del obs, pairs  # the Arrow copies: person_pair holds what the rest needs
     else:
         con.execute("""CREATE OR REPLACE TEMP TABLE person_pair (a VARCHAR, b VARCHAR, det_a VARCHAR, det_b VARCHAR,
             match_probability DOUBLE, match_weight DOUBLE, twin_guard BOOLEAN)""")

@@ -103,8 +103,22 @@ def header_row(ws: Worksheet, names: list[str]) -> list[WriteOnlyCell]:
     return out
 
 
-def row(ws: Worksheet, values) -> list[WriteOnlyCell]:
-    return [cell(ws, v) for v in values]
+def row(ws: Worksheet, values) -> list:
+    """A row of cells for `ws.append`. Text that cannot start a formula, floats and booleans go
+    as plain values (openpyxl writes them with the same type and no style, as `cell` would, from
+    one reused cell: much cheaper on big sheets); everything else through `cell`."""
+    return [_plain(v) if _is_plain(v) else cell(ws, v) for v in values]
+
+
+def _is_plain(v) -> bool:
+    t = type(v)
+    if t is str:
+        return bool(v) and not v.startswith(DANGEROUS_START)
+    return t is float or t is bool
+
+
+def _plain(v):
+    return v[:MAX_TEXT] if type(v) is str else v
 
 
 def as_date(v):

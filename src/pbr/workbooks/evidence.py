@@ -167,7 +167,7 @@ def _case_rows(con, period: str) -> dict[str, list[tuple]]:
                              WHERE b.period = ? AND i.claim_type = 'attachment_fee')
         QUALIFY row_number() OVER (PARTITION BY r.case_ref, r.person_ref
                                    ORDER BY e.delivery_period DESC, r.extract_id DESC, r.line_no DESC) = 1
-        ORDER BY r.case_ref, x.person_id""", [period, period]).fetchall()
+        ORDER BY r.case_ref, x.person_id, r.line_no""", [period, period]).fetchall()
     out: dict[str, list[tuple]] = {}
     for case_ref, *rest in rows:
         out.setdefault(case_ref, []).append(tuple(rest))
