@@ -77,7 +77,7 @@ def child_refresh(period: str, folder: Path, db: Path, out: Path) -> dict:
         steps.append({"step": STEP_LABELS.get(name, name), "wall_s": time.perf_counter() - t0, "peak_mb": peak_mb()})
 
     t_all = time.perf_counter()
-    rb, config = load_rulebook(None), load_config(None)
+    rb, config = load_rulebook(None), load_config(os.environ.get("PBR_BENCH_CONFIG"))  # a --config, e.g. store.memory_limit
     t0 = time.perf_counter()
     typed = [type_text(f, read_text_frame(f), config.column_mappings.get(f.source)) for f in discover(folder)]
     record("read", t0)

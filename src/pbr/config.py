@@ -17,6 +17,7 @@ Example (docs/config.example.yaml):
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,17 @@ class LinkageConfig:
     overrides: str | None = None
 
 
+# A DuckDB memory size: a number and a unit, e.g. "1.5GB", "800MB".
+MEMORY_LIMIT_RE = re.compile(r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """The store connection of a refresh. memory_limit: DuckDB's memory_limit for it (e.g. "1.5GB"):
+    beyond it DuckDB spills to disk; None (the default) keeps DuckDB's default, 80 % of RAM."""
+    memory_limit: str | None = None
+
+
 @dataclass(frozen=True)
 class Config:
     authority: str = "Local authority"
@@ -61,6 +73,7 @@ class Config:
     validation: ValidationConfig = field(default_factory=ValidationConfig)
     report: "ReportConfig" = field(default_factory=lambda: ReportConfig())
     linkage: LinkageConfig = field(default_factory=LinkageConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
 
     def filters(self, rulebook_defaults: dict[str, bool]) -> dict[str, bool]:
         out = {k: bool(v) for k, v in rulebook_defaults.items()}
@@ -84,7 +97,7 @@ def load_config(path: str | Path | None) -> Config:
         raise ConfigError(f"config {p} is not valid YAML: {e}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"config {p} must be a mapping")
-    unknown = set(data) - {"authority", "column_mappings", "local_discretion", "validation", "report", "linkage"}
+    unknown = set(data) - {"authority", "column_mappings", "local_discretion", "validation", "report", "linkage", "store"}
     if unknown:
         raise ConfigError(f"config {p}: unknown settings {sorted(unknown)}")
     mappings: dict[str, dict[str, str]] = {}
@@ -101,7 +114,24 @@ def load_config(path: str | Path | None) -> Config:
         validation=_validation(p, data.get("validation")),
         report=_report(p, data.get("report")),
         linkage=_linkage(p, data.get("linkage")),
+        store=_store(p, data.get("store")),
     )
+
+
+def _store(p: Path, data: Any) -> StoreConfig:
+    if data is None:
+        return StoreConfig()
+    if not isinstance(data, dict):
+        raise ConfigError(f"config {p}: store must be a mapping")
+    unknown = set(data) - {"memory_limit"}
+    if unknown:
+        raise ConfigError(f"config {p}: unknown store settings {sorted(unknown)} (known: memory_limit)")
+    limit = data.get("memory_limit")
+    if limit is None:
+        return StoreConfig()
+    if not isinstance(limit, str) or not MEMORY_LIMIT_RE.match(limit.strip()):
+        raise ConfigError(f"config {p}: store.memory_limit must be a size such as \"1.5GB\" or \"800MB\"")
+    return StoreConfig(memory_limit=limit.strip())
 
 
 def _linkage(p: Path, data: Any) -> LinkageConfig:

@@ -14,6 +14,7 @@ from typing import Callable
 import duckdb
 
 from . import calendar as cal
+from . import store_settings
 from .config import Config, load_config
 from .errors import InputErrors, InputFileError, PbrError, RefreshOrderError
 from .claims import build_batch
@@ -336,6 +337,7 @@ def apply_delivery(
     run_step = with_pause_points(run_step)
     con = connect(db)
     try:
+        store_settings.apply(con, config)
         with transaction(con):
             run = RefreshRun(con, period, parsed, out, rb, config, origin, f"{period}-{uuid.uuid4().hex[:8]}",
                              datetime.now(timezone.utc).replace(tzinfo=None), say, with_identities=with_identities)

@@ -18,6 +18,8 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from .fastxml import fast_cells
+
 DANGEROUS_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 MAX_TEXT = 32767  # Excel's limit for a cell
 
@@ -148,9 +150,10 @@ def table_sheet(wb, title: str, columns: list[str], rows, widths: dict[str, int]
         ws.append([])
     ws.append(header_row(ws, columns))
     n = 0
-    for values in rows:
-        ws.append(row(ws, values))
-        n += 1
+    with fast_cells():  # same bytes, written directly for the plain cells (fastxml.py)
+        for values in rows:
+            ws.append(row(ws, values))
+            n += 1
     last_col = get_column_letter(max(1, len(columns)))
     last_row = header + max(n, 1)
     ws.auto_filter.ref = f"A{header}:{last_col}{last_row}"

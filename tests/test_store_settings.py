@@ -1,0 +1,39 @@
+"""The store connection's DuckDB memory cap (config `store.memory_limit`)."""
+
+import pytest
+from test_validation import P, good_row
+
+from pbr import store_settings
+from pbr.config import load_config
+from pbr.errors import ConfigError
+
+
+def test_memory_limit_parsed_and_validated(tmp_path):
+    p = tmp_path / "c.yaml"
+    assert load_config(None).store.memory_limit is None
+    p.write_text("store:\n  memory_limit: 1.5GB\n")
+    assert load_config(p).store.memory_limit == "1.5GB"
+    for bad in ["lots", "1.5", "1GB; DROP TABLE x", "5"]:
+        p.write_text(f"store:\n  memory_limit: '{bad}'\n")
+        with pytest.raises(ConfigError, match="store.memory_limit"):
+            load_config(p)
+    p.write_text("store:\n  threads: 2\n")
+    with pytest.raises(ConfigError, match="unknown store settings"):
+        load_config(p)
+
+
+def test_memory_limit_applied_to_the_refresh_connection(pipeline, monkeypatch):
+    seen = []
+    real = store_settings.apply
+
+    def spy(con, config):
+        before = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        real(con, config)
+        seen.append((before, con.execute("SELECT current_setting('memory_limit')").fetchone()[0]))
+
+    monkeypatch.setattr(store_settings, "apply", spy)
+    pipeline.refresh(P, asb=[good_row("asb", i) for i in range(3)], config={"store": {"memory_limit": "700MB"}})
+    assert len(seen) == 1
+    before, after = seen[0]
+    assert after != before
+    assert after.replace(" ", "").upper() in {"667.5MIB", "700.0MB", "700MB"}, after

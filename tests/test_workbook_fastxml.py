@@ -1,0 +1,67 @@
+"""The fast cell writer (pbr.workbooks.fastxml) must write exactly the bytes openpyxl's own writer
+does, for every kind of value the workbooks hold."""
+
+import contextlib
+import io
+import zipfile
+from datetime import date, datetime
+from decimal import Decimal
+
+from openpyxl import Workbook, load_workbook
+
+from pbr.workbooks import cells, fastxml
+from pbr.workbooks.cells import Formula, Money, Pct, table_sheet
+
+VALUES = [
+    "plain", "a & b < c > d", 'quote " and \' apostrophe', "line\nfeed", "carriage\rreturn", "crlf\r\nend",
+    "=1+1", "+44 20", "-5", "@SUM(A1)", "\tTAB", "\rCR first", " leading space", "trailing space ",
+    "trailing tab\t", "", "ünïcödé – £ €", "x" * 40000, "]]>", "a\u00a0b",
+    0, 1, -7, 10**17, 2**63 - 1, 0.1, -2.5, 1e-20, 1e300, float("nan"), float("inf"), float("-inf"),
+    True, False, None, Decimal("3.14"), date(2015, 3, 1), datetime(2015, 3, 1, 12, 30, 5),
+    Money(Decimal("1234.5")), Money(None), Pct(0.4), Pct(None), Formula("=SUM(1,2)"), object.__name__,
+]
+
+
+def _book(fast: bool) -> bytes:
+    wb = Workbook(write_only=True)
+    rows = [VALUES[i:i + 7] for i in range(0, len(VALUES), 7)] + [list(reversed(VALUES[:7]))]
+    ctx = contextlib.nullcontext if not fast else fastxml.fast_cells
+    original = cells.fast_cells
+    cells.fast_cells = ctx
+    try:
+        table_sheet(wb, "T", [f"c{i}" for i in range(7)], rows, preamble=[["title", "=not a formula"]])
+    finally:
+        cells.fast_cells = original
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def _members(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        return {n: z.read(n) for n in z.namelist() if n != "docProps/core.xml"}
+
+
+def test_fast_writer_bytes_identical_to_openpyxl():
+    slow, fast = _members(_book(False)), _members(_book(True))
+    assert slow.keys() == fast.keys()
+    for name in slow:
+        assert slow[name] == fast[name], name
+
+
+def test_fast_writer_is_used_and_restored(monkeypatch):
+    from openpyxl.worksheet import _writer as sheet_writer
+    before = sheet_writer.write_cell
+    calls = []
+    real = fastxml._ORIGINAL
+    monkeypatch.setattr(fastxml, "_ORIGINAL", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
+    wb = Workbook(write_only=True)
+    n = table_sheet(wb, "T", ["a", "b"], [["text", 1.5], ["more", True]] * 50)
+    assert n == 100
+    assert sheet_writer.write_cell is before  # restored after the table
+    assert calls == []  # plain text, floats and booleans never reach openpyxl's writer
+    buf = io.BytesIO()
+    wb.save(buf)
+    ws = load_workbook(io.BytesIO(buf.getvalue()))["T"]
+    assert [c.value for c in ws[2]] == ["text", 1.5]
+    assert [c.value for c in ws[3]] == ["more", True]
