@@ -29,11 +29,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# families: the generator's families (the households it simulates grow from them).
+# families: the generator's families (the households it simulates grow from them); a region is
+# `authorities` authorities of families / authorities each (pbr.generate.region), the first of
+# them the authority scale's own data.
 SCALES = {
-    "smoke": {"families": 150, "history": 1},
-    "authority": {"families": 80_000, "history": 2},
-    "region": {"families": 800_000, "history": 1},
+    "smoke": {"families": 150, "history": 1, "authorities": 1},
+    "authority": {"families": 80_000, "history": 2, "authorities": 1},
+    "region": {"families": 800_000, "history": 1, "authorities": 10},
 }
 STEP_LABELS = {"families": "households"}  # the refresh's step names -> the words
 LATEST = "2015-03"
@@ -128,15 +130,22 @@ def run_child(*args: str) -> dict:
 # ---------------------------------------------------------------------------------------------
 # Parent mode.
 
-def generate_cached(work: Path, families: int, seed: int, periods: list[str]) -> tuple[Path, float | None]:
+def generate_cached(work: Path, families: int, seed: int, periods: list[str], authorities: int = 1,
+                    workers: int = 1) -> tuple[Path, float | None]:
     gen = work / "gen"
     marker = gen / "truth" / "manifest.json"
     if marker.exists():
         return gen, None
-    from pbr.generate import generate
-
     t0 = time.perf_counter()
-    generate(families=families, seed=seed, start=periods[0], end=periods[-1], out=gen, messy=True, truth=False)
+    if authorities > 1:
+        from pbr.generate.region import generate_region
+
+        generate_region(authorities=authorities, families=families // authorities, seed=seed, start=periods[0],
+                        end=periods[-1], out=gen, messy=True, workers=workers)
+    else:
+        from pbr.generate import generate
+
+        generate(families=families, seed=seed, start=periods[0], end=periods[-1], out=gen, messy=True, truth=False)
     return gen, time.perf_counter() - t0
 
 
@@ -160,8 +169,11 @@ def main() -> None:
     ap.add_argument("--families", type=int, help="override the scale's family count")
     ap.add_argument("--history", type=int, help="months loaded into the store before the timed refresh")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--workers", type=int, default=2,
+                    help="processes generating a region's authorities (each needs about 3 GB at 80,000 families)")
     ap.add_argument("--workdir", type=Path, help="default: .bench/ in the repository")
     ap.add_argument("--rebuild-store", action="store_true", help="reload the history months into a new store")
+    ap.add_argument("--generate-only", action="store_true", help="generate (or find) the deliveries and stop")
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
 
@@ -185,11 +197,13 @@ def main() -> None:
     print(f"pbr scale benchmark: scale {args.scale}, {families:,} families, periods {periods[0]}..{periods[-1]} "
           f"(history {history}, full {periods[-2]}, incremental {periods[-1]}); {os.cpu_count()} CPUs; work {work}")
 
-    gen, gen_s = generate_cached(work, families, args.seed, periods)
+    gen, gen_s = generate_cached(work, families, args.seed, periods, scale["authorities"], args.workers)
     deliveries = gen / "deliveries"
     manifest = json.loads((gen / "truth" / "manifest.json").read_text())["summary"]
     print(f"generate: {manifest['people']:,} people; "
           + (f"{gen_s:.1f} s" if gen_s is not None else "cached"))
+    if args.generate_only:
+        return
 
     history_db = work / "history.duckdb"
     if args.rebuild_store or not history_db.exists():
