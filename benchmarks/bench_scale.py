@@ -170,7 +170,7 @@ def main() -> None:
     ap.add_argument("--history", type=int, help="months loaded into the store before the timed refresh")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--workers", type=int, default=2,
-                    help="processes generating a region's authorities (each needs about 3 GB at 80,000 families)")
+                    help="processes generating a region's authorities (each needs about 2 GB at 80,000 families)")
     ap.add_argument("--workdir", type=Path, help="default: .bench/ in the repository")
     ap.add_argument("--rebuild-store", action="store_true", help="reload the history months into a new store")
     ap.add_argument("--generate-only", action="store_true", help="generate (or find) the deliveries and stop")

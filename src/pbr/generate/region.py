@@ -4,7 +4,7 @@
     summary = generate_region(authorities=10, families=80_000, seed=7, start="2015-02", end="2015-04",
                               out=Path(".bench/region/gen"), workers=2)
 
-The generator simulates its whole world in memory (about 3 GB at 80,000 families), so a region of
+The generator simulates its whole world in memory (about 2 GB at 80,000 families), so a region of
 ten times that is built as ten authorities (`generate(..., shard=k)`: own postcode areas and id
 ranges, seed + k), each simulated, written and dropped before the next, in `workers` processes.
 Their files are appended, in authority order, into out/deliveries/YYYY-MM/<source>.csv (one
