@@ -92,7 +92,10 @@ PREDICT_BLOCKING = [
     "l.sn_ph = r.sn_ph and l.pc = r.pc",
     "l.fn = r.fn and l.pc = r.pc",
     "l.addr_key = r.addr_key and l.pc = r.pc and l.dob_year = r.dob_year",
-    "l.sn_ph = r.sn_ph and l.dob_year = r.dob_year and l.fn_ph = r.fn_ph",
+    # Model 1's Soundex of both names + birth year grew the same way (388M region pairs): now
+    # within a postcode district, or with the whole date of birth.
+    "l.sn_ph = r.sn_ph and l.fn_ph = r.fn_ph and l.dob_year = r.dob_year and l.pc_district = r.pc_district",
+    "l.sn_ph = r.sn_ph and l.fn_ph = r.fn_ph and l.dob = r.dob",
 ]
 
 
