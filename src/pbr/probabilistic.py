@@ -25,7 +25,7 @@ import duckdb
 import pyarrow as pa
 
 MODEL_VERSION = 1
-SPLINK_MEMORY_LIMIT = "600MB"  # DuckDB memory_limit of Splink's scoring connection (it spills beyond)
+SPLINK_MEMORY_LIMIT = "400MB"  # DuckDB memory_limit of Splink's scoring connection (it spills beyond)
 
 
 def models_root() -> Path:
