@@ -60,7 +60,8 @@ MEMORY_LIMIT_RE = re.compile(r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB
 @dataclass(frozen=True)
 class StoreConfig:
     """The store connection of a refresh. memory_limit: DuckDB's memory_limit for it (e.g. "1.5GB"):
-    beyond it DuckDB spills to disk; None (the default) keeps DuckDB's default, 80 % of RAM."""
+    beyond it DuckDB spills to disk; None (the default, or "auto"): pbr's default cap, which follows
+    the delivery's size within a share of the machine's memory (store_settings.default_memory_limit)."""
     memory_limit: str | None = None
 
 
@@ -129,8 +130,10 @@ def _store(p: Path, data: Any) -> StoreConfig:
     limit = data.get("memory_limit")
     if limit is None:
         return StoreConfig()
+    if isinstance(limit, str) and limit.strip().lower() == "auto":  # the default, said explicitly
+        return StoreConfig()
     if not isinstance(limit, str) or not MEMORY_LIMIT_RE.match(limit.strip()):
-        raise ConfigError(f"config {p}: store.memory_limit must be a size such as \"1.5GB\" or \"800MB\"")
+        raise ConfigError(f"config {p}: store.memory_limit must be a size such as \"1.5GB\" or \"800MB\", or auto")
     return StoreConfig(memory_limit=limit.strip())
 
 

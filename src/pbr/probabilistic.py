@@ -25,7 +25,7 @@ import duckdb
 import pyarrow as pa
 
 MODEL_VERSION = 2
-SPLINK_MEMORY_LIMIT = "600MB"  # DuckDB memory_limit of Splink's scoring connection (it spills beyond)
+SPLINK_MEMORY_LIMIT = "400MB"  # DuckDB memory_limit of Splink's scoring connection (it spills beyond)
 
 
 def models_root() -> Path:
@@ -275,7 +275,8 @@ def predict(obs: pa.Table, threshold: float, model: Path | None = None) -> pa.Ta
         con = duckdb.connect(":memory:")
         # Splink's own database holds the blocked pairs while it scores them: capped, so they
         # spill to a private temp folder instead of adding to the store's memory (authority
-        # scale: peak 2.31 -> 2.21 GB, same time).
+        # scale: peak 2.31 -> 2.21 GB at 600 MB, same time; 400 MB: predict's peak ≈180 MB lower
+        # for ≈15 % more predict time, measured side by side).
         con.execute(f"SET memory_limit = '{SPLINK_MEMORY_LIMIT}'")
         con.execute("SET temp_directory = ?", [spill])
         try:

@@ -338,7 +338,7 @@ def apply_delivery(
     run_step = with_pause_points(run_step)
     con = connect(db)
     try:
-        store_settings.apply(con, config)
+        store_settings.apply(con, config, rows=sum(p.rows_read for p in parsed))
         with transaction(con):
             run = RefreshRun(con, period, parsed, out, rb, config, origin, f"{period}-{uuid.uuid4().hex[:8]}",
                              datetime.now(timezone.utc).replace(tzinfo=None), say, with_identities=with_identities)

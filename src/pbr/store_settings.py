@@ -2,15 +2,57 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import duckdb
 
 from .config import Config
 
+# The default cap when the configuration sets none (store.memory_limit unset or "auto"): DuckDB's
+# own default, 80 % of RAM, would let the store's temporary tables grow to most of the machine at
+# region scale. The cap follows the delivery's size (PER_ROW bytes for each row read: a million
+# rows, about 1 GB, held the refresh's temporary tables within it at authority scale with little
+# spilling), never below FLOOR (a small refresh needs far less, so the cap cannot fail it) nor above
+# RAM_SHARE of the machine's memory (unless that is below FLOOR). Beyond the cap DuckDB spills to
+# its temporary directory next to the store (<store>.tmp).
+FLOOR = 1 << 30
+PER_ROW = 1024
+RAM_SHARE = 1 / 3
 
-def apply(con: duckdb.DuckDBPyConnection, config: Config) -> None:
-    """Cap the connection's memory when configured (DuckDB spills big operators to its temporary
-    directory beyond the cap; a cap far too low fails the refresh, which then leaves the store as
-    it was). Unset: DuckDB's own default (80 % of RAM)."""
+
+def machine_memory() -> int | None:
+    """Bytes of memory this process may use: the physical memory, or the cgroup's limit if lower."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+    try:
+        cg = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if cg.isdigit():
+            total = min(total, int(cg))
+    except OSError:
+        pass
+    return total
+
+
+def default_memory_limit(rows: int, ram: int | None) -> int:
+    """The store connection's cap in bytes for a refresh reading `rows` rows on a machine with
+    `ram` bytes (None: unknown, no upper bound but the rows)."""
+    want = max(FLOOR, PER_ROW * max(rows, 0))
+    if ram is None:
+        return want
+    return min(want, max(FLOOR, int(ram * RAM_SHARE)))
+
+
+def apply(con: duckdb.DuckDBPyConnection, config: Config, rows: int = 0) -> None:
+    """Cap the connection's memory: the configured store.memory_limit, else the default for a
+    delivery of `rows` rows (default_memory_limit). DuckDB spills big operators and temporary
+    tables to its temporary directory beyond the cap; a cap far too low fails the refresh, which
+    then leaves the store as it was."""
     limit = config.store.memory_limit
-    if limit:
+    if limit and limit.lower() != "auto":
         con.execute(f"SET memory_limit = '{limit}'")  # validated by config.MEMORY_LIMIT_RE
+    else:
+        mib = default_memory_limit(rows, machine_memory()) >> 20
+        con.execute(f"SET memory_limit = '{mib}MiB'")
