@@ -200,9 +200,13 @@ DERIVE_SQL = """
     FROM _pbr_obs_base o
     LEFT JOIN _pbr_name_codes f ON f.name = o.fn
     LEFT JOIN _pbr_name_codes s ON s.name = o.sn
-    LEFT JOIN (SELECT addr, address_key(addr) AS addr_key, list_sort(list_distinct(string_split(addr, ' '))) AS tokens
-               FROM (SELECT DISTINCT addr FROM _pbr_obs_base WHERE addr IS NOT NULL)) a ON a.addr = o.addr
+    LEFT JOIN (SELECT d.addr, {addr_key} AS addr_key, list_sort(list_distinct(string_split(d.addr, ' '))) AS tokens
+               FROM (SELECT DISTINCT addr FROM _pbr_obs_base WHERE addr IS NOT NULL) d{addr_key_join}) a ON a.addr = o.addr
     ORDER BY o.unique_id"""
+
+# In a refresh the address keys come from its memo table (pbr.memo: the same macro's values).
+ADDR_KEY_MACRO = ("address_key(d.addr)", "")
+ADDR_KEY_MEMO = ("k.output", " JOIN memo_address_key k ON k.input = d.addr")
 
 
 def observations(con: duckdb.DuckDBPyConnection, clusters: str) -> pa.Table:
@@ -217,8 +221,11 @@ def observations(con: duckdb.DuckDBPyConnection, clusters: str) -> pa.Table:
                       "alts": pa.array([sorted(nick.get(n, {n})) for n in names], pa.list_(pa.string())),
                       "ph": pa.array([soundex(n) for n in names], pa.string())})
     con.register("_pbr_name_codes", codes)
+    memo = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'memo_address_key' AND temporary"
+                       ).fetchall()[0][0] > 0
+    addr_key, addr_key_join = ADDR_KEY_MEMO if memo else ADDR_KEY_MACRO
     try:
-        obs = con.sql(DERIVE_SQL).to_arrow_table()
+        obs = con.sql(DERIVE_SQL.format(addr_key=addr_key, addr_key_join=addr_key_join)).to_arrow_table()
     finally:
         con.unregister("_pbr_name_codes")
         con.execute("DROP TABLE IF EXISTS _pbr_obs_base")
