@@ -117,3 +117,36 @@ def test_purge_empties_the_memo(runs, tmp_path):
         assert con.execute(f"SELECT count(*) FROM {memo.TABLE}").fetchall()[0][0] == 0
     finally:
         con.close()
+
+
+def test_predict_without_retained_columns_scores_exactly_as_with_them(runs):
+    """predict() no longer carries the compared columns through Splink: same pairs, same scores."""
+    import json
+
+    from pbr.config import load_config
+    from pbr.graph import components
+    from pbr.probabilistic import _linker, model_path, observations, predict
+    from pbr.refresh import set_rule_variables
+    from pbr.rulebook import load_rulebook
+
+    _gen, warm, _cold = runs
+    con = duckdb.connect(str(warm / "store.duckdb"), read_only=True)
+    try:
+        set_rule_variables(con, PERIODS[-1], load_rulebook(None), load_config(None))
+        for f in ("00_macros.sql", "10_current_rows.sql", "15_identity_raw.sql"):
+            run_sql(con, f"refresh/{f}")
+        memo.prepare(con, persist=False)
+        run_sql(con, "refresh/20_identity.sql")
+        components(con, "person_edge", "det_cluster")
+        obs = observations(con, "det_cluster")
+    finally:
+        con.close()
+    got = predict(obs, 0.01)
+    settings = json.loads(model_path().read_text(encoding="utf-8"))
+    assert settings["retain_matching_columns"] is True  # the model as pinned: the old output
+    want = _linker(obs, settings).inference.predict(threshold_match_probability=0.01).as_pyarrow_table()
+    assert "fn_l" in want.column_names and "fn_l" not in got.column_names
+    cols = ["unique_id_l", "unique_id_r", "match_probability", "match_weight"]
+    rows = lambda t: sorted(zip(*(t.column(c).to_pylist() for c in cols)))  # noqa: E731
+    assert len(rows(got)) > 20
+    assert rows(got) == rows(want)

@@ -264,11 +264,16 @@ def _linker(obs: pa.Table, settings, con: duckdb.DuckDBPyConnection | None = Non
 
 
 def predict(obs: pa.Table, threshold: float, model: Path | None = None) -> pa.Table:
-    """Pairs scored at or above `threshold` by the pinned model (the compared fields retained)."""
+    """Pairs scored at or above `threshold` by the pinned model: unique_id_l, unique_id_r,
+    match_probability, match_weight (and match_key). The compared fields are not retained (the
+    callers join the observations for them): at authority scale Splink scores ≈11M blocked pairs,
+    and carrying every compared column through them cost time for nothing; the scores are the
+    same SQL either way."""
     if obs.num_rows < 2:
         return pa.table({"unique_id_l": pa.array([], pa.int64()), "unique_id_r": pa.array([], pa.int64()),
                          "match_probability": pa.array([], pa.float64()), "match_weight": pa.array([], pa.float64())})
     settings = json.loads(Path(model or model_path()).read_text(encoding="utf-8"))
+    settings["retain_matching_columns"] = False
     logging.getLogger("splink").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="pbr-splink-") as spill:
         con = duckdb.connect(":memory:")
