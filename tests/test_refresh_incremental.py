@@ -193,3 +193,39 @@ def test_current_rows_are_the_latest_row_per_natural_key_as_the_window_gave(runs
         assert total > con.execute("SELECT count(*) FROM cur_asb").fetchall()[0][0]
     finally:
         con.close()
+
+
+def test_person_components_from_the_deterministic_ones_equal_the_whole_graphs(runs):
+    from pbr.config import load_config
+    from pbr.graph import components
+    from pbr.linkage import person_components_from_det
+    from pbr.probabilistic_links import add_probabilistic_edges
+    from pbr.refresh import set_rule_variables
+    from pbr.rulebook import load_rulebook
+
+    _gen, warm, _cold = runs
+    config = load_config(None)
+    con = duckdb.connect(str(warm / "store.duckdb"), read_only=True)
+    try:
+        set_rule_variables(con, PERIODS[-1], load_rulebook(None), config)
+        for f in ("00_macros.sql", "10_current_rows.sql", "15_identity_raw.sql"):
+            run_sql(con, f"refresh/{f}")
+        memo.prepare(con, persist=False)
+        run_sql(con, "refresh/20_identity.sql")
+        add_probabilistic_edges(con, PERIODS[-1], config.linkage)
+        # a must-link between two deterministic people, as an override would add
+        a, b = [r[0] for r in con.execute(
+            "SELECT label FROM det_cluster GROUP BY label ORDER BY label LIMIT 2").fetchall()]
+        con.execute("INSERT INTO person_link VALUES (?, ?, 1.0, 'override')", [a, b])
+        con.execute("INSERT INTO person_edge VALUES (?, ?)", [a, b])
+        assert con.execute("SELECT count(*) FROM person_link WHERE kind = 'probabilistic'").fetchall()[0][0] > 0
+        components(con, "person_edge", "want")
+        person_components_from_det(con)
+        diff = con.execute("""SELECT (SELECT count(*) FROM (SELECT * FROM want EXCEPT ALL SELECT * FROM person_cluster)),
+                                     (SELECT count(*) FROM (SELECT * FROM person_cluster EXCEPT ALL SELECT * FROM want))""").fetchall()[0]
+        assert diff == (0, 0)
+        # the links really merged deterministic people
+        assert con.execute("SELECT count(DISTINCT label) FROM want").fetchall()[0][0] < \
+            con.execute("SELECT count(DISTINCT label) FROM det_cluster").fetchall()[0][0]
+    finally:
+        con.close()
