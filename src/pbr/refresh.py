@@ -59,6 +59,7 @@ def read_delivery(folder: Path | None, config: Config, period: str | None = None
             parsed.append(parse_file(f, config.column_mappings.get(f.source), period))
         except InputFileError as e:
             errors.append(e)
+        f.release_data()  # read: its rows are in the parsed file now
     for spec in (sources.sources.values() if sources else []):
         try:
             parsed.append(parse_source(spec, config.column_mappings.get(spec.source), period))
@@ -368,6 +369,8 @@ def release_frames(parsed: list[ParsedFile]) -> None:
     """Empty the loaded files' row frames (schemas and counts stay)."""
     for p in parsed:
         p.rows, p.rejects, p.typed_file = p.rows.clear(), p.rejects.clear(), None
+        if hasattr(p.file, "release_data"):  # a delivered file's bytes (a database extract has none)
+            p.file.release_data()
 
 
 def build_summary(con, period, rb, loads, link_stats, fam_stats) -> dict:

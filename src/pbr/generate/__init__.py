@@ -31,11 +31,14 @@ __all__ = ["GENERATOR_VERSION", "Reference", "check_linkable", "generate", "refe
 
 
 def generate(families: int, seed: int, start: str, end: str, out: Path, messy: bool = False,
-             rulebook: Rulebook | str | None = None, lookback_months: int = 24, truth: bool = True) -> dict:
+             rulebook: Rulebook | str | None = None, lookback_months: int = 24, truth: bool = True,
+             shard: int = 0) -> dict:
     """Simulate `families` families, write one delivery per period from start to end (YYYY-MM,
     inclusive) and the truth; return a summary. out/deliveries and out/truth are replaced.
     truth=False (benchmarks) writes the deliveries and truth/people.csv only: the reference cohort
-    and claims models are not run, so the summary has no cohort, families or claims figures."""
+    and claims models are not run, so the summary has no cohort, families or claims figures.
+    shard k > 0 simulates another authority of a region, with its own postcode areas and id
+    ranges (`pbr.generate.region` puts shards together)."""
     parse_period(start), parse_period(end)
     if start > end:
         raise ValueError(f"start {start} is after end {end}")
@@ -47,21 +50,21 @@ def generate(families: int, seed: int, start: str, end: str, out: Path, messy: b
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _generate(families, seed, start, end, Path(out), messy, rb, lookback_months, truth)
+        return _generate(families, seed, start, end, Path(out), messy, rb, lookback_months, truth, shard)
     finally:
         if was_enabled:
             gc.enable()
 
 
 def _generate(families: int, seed: int, start: str, end: str, out: Path, messy: bool, rb: Rulebook,
-              lookback_months: int, with_truth: bool = True) -> dict:
+              lookback_months: int, with_truth: bool = True, shard: int = 0) -> dict:
     for sub in ("deliveries", "truth"):
         if (out / sub).exists():
             shutil.rmtree(out / sub)
     (out / "truth").mkdir(parents=True)
 
     periods = periods_between(start, end)
-    world = simulate(families, seed, start, end, lookback_months, rb)
+    world = simulate(families, seed, start, end, lookback_months, rb, shard)
     schedule = Schedule(periods, lookback_months)
     spans = record_spans(world, schedule)
     dropped = prune_unlinkable(world, schedule, spans)

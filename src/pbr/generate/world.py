@@ -166,8 +166,14 @@ class SimTerm:
 
 
 class Simulation:
-    def __init__(self, families: int, seed: int, start: str, end: str, lookback_months: int, rulebook):
+    def __init__(self, families: int, seed: int, start: str, end: str, lookback_months: int, rulebook,
+                 shard: int = 0):
         self.rng = random.Random(seed)
+        # Shard k > 0 is another authority of a region (pbr.generate.region): its own postcode
+        # areas and identifier ranges, so no two shards share a place or an id. Shard 0 is the
+        # plain generator, unchanged.
+        self.ns = "" if shard == 0 else str(shard)
+        self.districts = shard_districts(shard)
         self.n_families = families
         self.periods = periods_between(start, end)
         self.r_first = reference_date(start)
@@ -246,7 +252,7 @@ class Simulation:
     # ---- places -------------------------------------------------------------------------
     def _make_streets(self, n: int) -> list[tuple[str, str, str, list[str]]]:
         """(street, town, district sector, units): a street sits in one sector with a few units."""
-        districts = list(names.DISTRICTS)
+        districts = list(self.districts)
         combos = [f"{s} {t}" for s in names.STREETS for t in names.STREET_TYPES]
         self.rng.shuffle(combos)
         streets, used_units = [], set()
@@ -262,7 +268,7 @@ class Simulation:
                         used_units.add((sector, u))
                         units.append(f"{sector}{u}")  # "S65 1" + "AB"
                         break
-            streets.append((combos[i], names.DISTRICTS[d], sector, units))
+            streets.append((combos[i], self.districts[d], sector, units))
         return streets
 
     def new_dwelling(self, near: Dwelling | None = None, listed: bool = False) -> Dwelling:
@@ -282,13 +288,13 @@ class Simulation:
         postcode = units[min(number * len(units) // 161, len(units) - 1)]
         d, inward = postcode.split()
         dw = Dwelling(len(self.dwellings), number, flat, street, town, postcode,
-                      self.unique(lambda: "1000" + self.digits(8)))
+                      self.unique(lambda: "1000" + self.ns + self.digits(8)))
         self.dwellings.append(dw)
         return dw
 
     def _make_schools(self) -> dict[tuple[str, str], list[str]]:
         schools = {}
-        for d in names.DISTRICTS:
+        for d in self.districts:
             schools[(d, "primary")] = [self.unique(lambda: "10" + self.digits(4)) for _ in range(2)]
             schools[(d, "secondary")] = [self.unique(lambda: "13" + self.digits(4))]
         self.pru = self.unique(lambda: "14" + self.digits(4))
@@ -343,10 +349,10 @@ class Simulation:
         people = [p for p in people if p.arrival <= d]
         if not people or d <= self.h0 or d > self.r_last:
             return
-        eid = self.unique(lambda: "EV" + self.digits(8))
+        eid = self.unique(lambda: "EV" + self.ns + self.digits(8))
         for p in people:
             if p.asb_ref is None:
-                p.asb_ref = self.unique(lambda: "PR" + self.digits(8))
+                p.asb_ref = self.unique(lambda: "PR" + self.ns + self.digits(8))
             self.asb.append(AsbRec(p, eid, d, etype, agency))
 
     def spell(self, p: Person, source: str, kind: str, start: date, end: date | None,
@@ -369,11 +375,11 @@ class Simulation:
         members = [p for p in members if p.arrival <= attached]
         if not members or attached > self.r_last:
             return
-        ref = self.unique(lambda: "TF" + self.digits(6))
+        ref = self.unique(lambda: "TF" + self.ns + self.digits(6))
         kw = self.rng.choice(names.KEYWORKERS) if self.rng.random() < 0.9 else None
         for p in members:
             if p.case_ref is None:
-                p.case_ref = self.unique(lambda: "LL-" + self.digits(6))
+                p.case_ref = self.unique(lambda: "LL-" + self.ns + self.digits(6))
             role = "child" if p.is_child(attached) else "adult"
             self.interventions.append(CaseRec(p, ref, attached, closed, kw, role if self.rng.random() < 0.9 else None))
 
@@ -822,7 +828,7 @@ class Simulation:
     def att_row(self, p, t, school, possible, unauth, auth, fixed, permanent, provision) -> None:
         rng = self.rng
         if p.upn is None:
-            p.upn = self.unique(lambda: "A" + self.digits(12))
+            p.upn = self.unique(lambda: "A" + self.ns + self.digits(12))
         # Optional columns are sometimes left empty: the contract's defaults apply.
         random = rng.random
         self.attendance.append(AttendanceRec(
@@ -838,7 +844,7 @@ class Simulation:
         mid-span, so a household can come into the areas without moving."""
         rng = self.rng
         districts = sorted({s[2].split()[0] for s in self._streets})
-        listed_districts = [d for d in ("S65", "DN1") if d in districts]
+        listed_districts = [d for d in (shard_district("S65", self.ns), shard_district("DN1", self.ns)) if d in districts]
         sectors = sorted({s[2] for s in self._streets if s[2].split()[0] not in listed_districts})
         units = sorted({u for s in self._streets for u in s[3] if u.split()[0] not in listed_districts})
         picked_sectors = rng.sample(sectors, min(3, len(sectors)))
@@ -856,5 +862,26 @@ class Simulation:
         return out
 
 
-def simulate(families: int, seed: int, start: str, end: str, lookback_months: int, rulebook) -> World:
-    return Simulation(families, seed, start, end, lookback_months, rulebook).run()
+def simulate(families: int, seed: int, start: str, end: str, lookback_months: int, rulebook,
+             shard: int = 0) -> World:
+    return Simulation(families, seed, start, end, lookback_months, rulebook, shard).run()
+
+
+# Postcode areas of a region's authorities: shard k's districts are names.DISTRICTS with "S" and
+# "DN" replaced by pair k (each pair's areas appear in no other pair).
+SHARD_AREAS = [("S", "DN"), ("LS", "WF"), ("M", "OL"), ("B", "WV"), ("NG", "DE"), ("L", "WA"),
+               ("HU", "YO"), ("BD", "HX"), ("CV", "LE"), ("NE", "SR")]
+
+
+def shard_district(district: str, ns: str) -> str:
+    if not ns:
+        return district
+    s_area, dn_area = SHARD_AREAS[int(ns)]
+    return (dn_area + district[2:]) if district.startswith("DN") else (s_area + district[1:])
+
+
+def shard_districts(shard: int) -> dict[str, str]:
+    if not 0 <= shard < len(SHARD_AREAS):
+        raise ValueError(f"shard must be 0..{len(SHARD_AREAS) - 1}")
+    ns = "" if shard == 0 else str(shard)
+    return {shard_district(d, ns): town for d, town in names.DISTRICTS.items()}

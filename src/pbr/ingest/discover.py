@@ -32,9 +32,17 @@ class DeliveryFile:
     def name(self) -> str:
         return self.path.name
 
+    def __post_init__(self) -> None:
+        self._size = len(self.data)
+
     @property
     def size(self) -> int:
-        return len(self.data)
+        return self._size
+
+    def release_data(self) -> None:
+        """Drop the file's bytes once its rows are read (its size and hash stay): a delivery's
+        files are then held one at a time, not all at once, for the rest of the refresh."""
+        self.data = b""
 
 
 def discover(folder: Path) -> list[DeliveryFile]:

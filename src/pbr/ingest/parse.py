@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from ..contract import Column, Source, sources
-from ..errors import InputFileError
+from ..errors import InputFileError, PbrError
 from ..validation.suites import PARSE_EXPECTATIONS, PARSE_REASONS
 from .discover import LINE_COL, DeliveryFile, read_text_frame, sheet_hint
 
@@ -218,15 +218,21 @@ def validate_typed(t: TypedFile, period: str | None) -> ParsedFile:
         rows_read=t.text.height,
         validation=result,
         period=period,
-        typed_file=t,
+        # Kept only for a file validated without a period (the Prefect flow's read tasks), which
+        # for_period validates again: with a period, the text and typed frames go now (one file's
+        # worth at a time, not the whole delivery's).
+        typed_file=t if period is None else None,
     )
 
 
 def for_period(p: ParsedFile, period: str) -> ParsedFile:
     """The parsed file validated for this delivery period (files parsed without one, e.g. by the
     Prefect flow's read tasks, are validated again here: the period bounds dob and event dates)."""
-    if p.period == period or p.typed_file is None:
+    if p.period == period or (p.typed_file is None and p.period is None):
         return p
+    if p.typed_file is None:
+        raise PbrError(f"{p.file.name} was validated for period {p.period}, not {period}: read the delivery "
+                       "again for this period")
     return validate_typed(p.typed_file, period)
 
 

@@ -13,6 +13,7 @@ import polars as pl
 from .. import calendar as cal
 from ..contract import sources
 from . import gx
+from .chunks import run_suite
 from .suites import PARSE_EXPECTATIONS, PARSE_REASONS, load_suite
 
 LINE = "__line"
@@ -105,7 +106,7 @@ def validate_file(source: str, file_name: str, sha256: str, typed: pl.DataFrame,
             not lines, rows, len(lines), 0, lines))
     base = len(parse_cols)
 
-    results = {o.seq: o for o in gx.run(suite, to_pandas(typed), end)} if suite.row_level else {}
+    results = run_suite(suite, typed, end) if suite.row_level else {}
     candidates = [parse_failures.select(
         pl.col(LINE).cast(pl.Int64), "column_name", "reason", "expectation",
         # (cast: with no typed columns, e.g. areas, an empty mapping keeps the String type)

@@ -53,7 +53,7 @@ def gx_version() -> str:
     return _state["version"]
 
 
-def _gx_suite(suite: Suite, only: frozenset[int] | None = None):
+def _gx_suite(suite: Suite, only: frozenset[int] | None = None, keep: bool = False):
     """The suite's row-level expectations as a GX ExpectationSuite (only: those seqs), each tagged
     with its position (GX returns results in its own order)."""
     from great_expectations.core import ExpectationSuite
@@ -67,7 +67,7 @@ def _gx_suite(suite: Suite, only: frozenset[int] | None = None):
                 continue
             exps.append({**raw, "meta": {**(raw.get("meta") or {}), "pbr_seq": e.seq}})
         cached = ExpectationSuite(name=suite.name, expectations=exps)
-        if only is None:
+        if only is None or keep:
             _state["suites"][key] = cached
     return cached
 
@@ -97,9 +97,9 @@ def _check(suite: Suite, r) -> int:
     return seq
 
 
-def run(suite: Suite, frame, period_end: date) -> list[GxOutcome]:
+def run(suite: Suite, frame, period_end: date, only: frozenset[int] | None = None) -> list[GxOutcome]:
     """Validate the pandas frame (index: the delivered line numbers, named __line) against the
-    suite's row-level expectations, with suite parameter period_end.
+    suite's row-level expectations (only: those seqs), with suite parameter period_end.
 
     Passes keep the common case cheap: every expectation with result format BOOLEAN_ONLY, then only
     the failed ones with COMPLETE (for unexpected_index_list, i.e. the failing rows' lines), or
@@ -108,7 +108,7 @@ def run(suite: Suite, frame, period_end: date) -> list[GxOutcome]:
     with _lock:
         bd = _batch_definition()
         failed = []
-        for r in _validate(bd, _gx_suite(suite), frame, period_end, "BOOLEAN_ONLY"):
+        for r in _validate(bd, _gx_suite(suite, only, keep=True), frame, period_end, "BOOLEAN_ONLY"):
             seq = _check(suite, r)
             if r.success:
                 out[seq] = GxOutcome(seq, True, len(frame), 0, [])

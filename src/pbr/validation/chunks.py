@@ -1,0 +1,73 @@
+"""A file's Great Expectations run in pieces, so that no file is ever one pandas frame.
+
+GX validates pandas frames, and a pandas copy of a typed file costs several times the polars frame
+(every text cell a Python object): a region's ten-million-row attendance file would need ≈6 GB. An
+expectation that judges each row on its own values (ROW_WISE) gives, on consecutive slices of the
+file, exactly the verdicts it gives on the whole file, so it runs CHUNK_ROWS rows at a time and the
+slices' counts and failing lines are added up. Any other row-level expectation (uniqueness: it
+compares rows with each other) runs once on the whole file, on a frame of only the columns it
+reads."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+
+from . import gx
+from .gx import GxOutcome
+from .suites import Suite, SuiteExpectation
+
+CHUNK_ROWS = 500_000
+# Expectations whose verdict on a row depends on that row's values only (and no `mostly`, which
+# is a share of the whole file).
+ROW_WISE = frozenset({
+    "expect_column_values_to_not_be_null", "expect_column_values_to_be_null",
+    "expect_column_values_to_be_between", "expect_column_values_to_be_in_set",
+    "expect_column_values_to_not_be_in_set", "expect_column_values_to_match_regex",
+    "expect_column_values_to_not_match_regex", "expect_column_value_lengths_to_be_between",
+    "expect_column_pair_values_a_to_be_greater_than_b", "expect_column_pair_values_to_be_equal",
+})
+_COLUMN_KWARGS = ("column", "column_A", "column_B")
+
+
+def row_wise(e: SuiteExpectation) -> bool:
+    return e.type in ROW_WISE and e.kwargs.get("mostly") in (None, 1, 1.0)
+
+
+def columns_read(e: SuiteExpectation) -> list[str] | None:
+    """The columns an expectation reads, from its kwargs; None when they cannot be told."""
+    cols = [str(e.kwargs[k]) for k in _COLUMN_KWARGS if e.kwargs.get(k)]
+    cols += [str(c) for c in e.kwargs.get("column_list") or []]
+    return cols or None
+
+
+def run_suite(suite: Suite, typed: pl.DataFrame, period_end: date,
+              chunk_rows: int | None = None) -> dict[int, GxOutcome]:
+    """The suite's row-level expectations on the typed file: {seq: outcome}, as gx.run on the
+    whole file would give them."""
+    from .core import LINE, to_pandas
+
+    chunk_rows = chunk_rows or CHUNK_ROWS
+    rows = suite.row_level
+    sliced = frozenset(e.seq for e in rows if row_wise(e))
+    whole = [e for e in rows if e.seq not in sliced]
+    out: dict[int, GxOutcome] = {}
+    if whole:
+        wanted = [columns_read(e) for e in whole]
+        cols = (list(typed.columns) if any(c is None for c in wanted)
+                else [LINE] + sorted({c for cs in wanted for c in cs} - {LINE}, key=typed.columns.index))
+        frame = to_pandas(typed.select(cols))
+        out.update((o.seq, o) for o in gx.run(suite, frame, period_end, frozenset(e.seq for e in whole)))
+        del frame
+    if sliced:
+        parts: dict[int, list[GxOutcome]] = {}
+        for offset in range(0, max(typed.height, 1), chunk_rows):  # an empty file: one empty slice
+            frame = to_pandas(typed.slice(offset, chunk_rows))
+            for o in gx.run(suite, frame, period_end, sliced):
+                parts.setdefault(o.seq, []).append(o)
+            del frame
+        for seq, os_ in parts.items():
+            out[seq] = GxOutcome(seq, all(o.success for o in os_), sum(o.element_count for o in os_),
+                                 sum(o.unexpected_count for o in os_), sorted(x for o in os_ for x in o.lines))
+    return out
