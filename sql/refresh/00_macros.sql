@@ -26,3 +26,18 @@ CREATE OR REPLACE TEMP MACRO std_address(s) AS nullif(trim(regexp_replace(
 CREATE OR REPLACE TEMP MACRO pc_district(pc) AS split_part(pc, ' ', 1);
 CREATE OR REPLACE TEMP MACRO pc_sector(pc) AS
     CASE WHEN position(' ' IN pc) > 0 THEN split_part(pc, ' ', 1) || ' ' || left(split_part(pc, ' ', 2), 1) END;
+
+-- A dwelling's address key (see address_edge below); input a std_address value.
+CREATE OR REPLACE TEMP MACRO address_street_types(s) AS
+    regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(
+    regexp_replace(regexp_replace(regexp_replace(s,
+    '\b(RD|ROAD)\b', 'ROAD', 'g'), '\b(ST|STREET)\b', 'STREET', 'g'), '\b(AVE?|AVENUE)\b', 'AVENUE', 'g'),
+    '\b(LN|LANE)\b', 'LANE', 'g'), '\b(CL|CLOSE)\b', 'CLOSE', 'g'), '\b(DR|DRIVE)\b', 'DRIVE', 'g'),
+    '\b(CRES|CRESCENT)\b', 'CRESCENT', 'g'), '\b(WY|WAY)\b', 'WAY', 'g'), '\b(GR|GROVE)\b', 'GROVE', 'g'),
+    '\b(TERR?|TERRACE)\b', 'TERRACE', 'g');
+CREATE OR REPLACE TEMP MACRO address_unit(s) AS
+    regexp_replace(regexp_replace(coalesce(s, ''), '^FLAT ([0-9]+[A-Z]?) ', '\1 '), '^F([0-9]+[A-Z]?) ', '\1 ');
+CREATE OR REPLACE TEMP MACRO address_key(s) AS nullif(coalesce(nullif(regexp_extract(
+    address_street_types(address_unit(s)),
+    '^(.*?\b(ROAD|STREET|AVENUE|LANE|CLOSE|DRIVE|CRESCENT|WAY|GROVE|TERRACE)\b)', 1), ''),
+    address_street_types(address_unit(s))), '');

@@ -1,47 +1,20 @@
 -- Every identity observation ever delivered (superseded rows too: an old row's identity still
 -- tells us who a source key is), standardised, keyed by its source record key.
 
--- A dwelling's address key (see address_edge below); input a std_address value.
-CREATE OR REPLACE TEMP MACRO address_street_types(s) AS
-    regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(
-    regexp_replace(regexp_replace(regexp_replace(s,
-    '\b(RD|ROAD)\b', 'ROAD', 'g'), '\b(ST|STREET)\b', 'STREET', 'g'), '\b(AVE?|AVENUE)\b', 'AVENUE', 'g'),
-    '\b(LN|LANE)\b', 'LANE', 'g'), '\b(CL|CLOSE)\b', 'CLOSE', 'g'), '\b(DR|DRIVE)\b', 'DRIVE', 'g'),
-    '\b(CRES|CRESCENT)\b', 'CRESCENT', 'g'), '\b(WY|WAY)\b', 'WAY', 'g'), '\b(GR|GROVE)\b', 'GROVE', 'g'),
-    '\b(TERR?|TERRACE)\b', 'TERRACE', 'g');
-CREATE OR REPLACE TEMP MACRO address_unit(s) AS
-    regexp_replace(regexp_replace(coalesce(s, ''), '^FLAT ([0-9]+[A-Z]?) ', '\1 '), '^F([0-9]+[A-Z]?) ', '\1 ');
-CREATE OR REPLACE TEMP MACRO address_key(s) AS nullif(coalesce(nullif(regexp_extract(
-    address_street_types(address_unit(s)),
-    '^(.*?\b(ROAD|STREET|AVENUE|LANE|CLOSE|DRIVE|CRESCENT|WAY|GROVE|TERRACE)\b)', 1), ''),
-    address_street_types(address_unit(s))), '');
-
+-- (Standardised through the memo tables pbr.memo builds from identity_raw: each distinct raw
+-- value once, and a value an earlier refresh standardised is looked up, not derived again.)
 CREATE OR REPLACE TEMP TABLE identity_obs AS
-WITH rows AS (
-    SELECT 'attendance' AS source, upn AS source_key, NULL AS nino, forename, surname, dob, postcode, address, uprn, sex
-    FROM raw_attendance JOIN live_extract USING (extract_id)
-    UNION ALL
-    SELECT 'asb', person_ref, NULL, forename, surname, dob, postcode, address, uprn, sex
-    FROM raw_asb JOIN live_extract USING (extract_id)
-    UNION ALL
-    SELECT 'benefits', person_key, nino, forename, surname, dob, postcode, address, uprn, sex
-    FROM raw_benefits JOIN live_extract USING (extract_id)
-    UNION ALL
-    SELECT 'employment', person_key, nino, forename, surname, dob, postcode, address, uprn, sex
-    FROM raw_employment JOIN live_extract USING (extract_id)
-    UNION ALL
-    SELECT 'interventions', person_ref, NULL, forename, surname, dob, postcode, address, uprn, sex
-    FROM raw_interventions JOIN live_extract USING (extract_id)
-)
--- (Standardised once per distinct raw identity: most rows repeat one from an earlier extract.)
-, raw AS (SELECT DISTINCT * FROM rows)
 SELECT DISTINCT
     source, source_key, nino,
-    std_name(forename) AS fn, std_name(surname) AS sn, dob,
-    std_postcode(postcode) AS pc, std_address(address) AS addr,
+    nf.output AS fn, ns.output AS sn, dob,
+    np.output AS pc, na.output AS addr,
     nullif(upper(trim(uprn)), '') AS uprn,
     CASE WHEN upper(trim(sex)) IN ('M', 'F') THEN upper(trim(sex)) END AS sex
-FROM raw;
+FROM identity_raw raw
+JOIN memo_std_name nf ON nf.input IS NOT DISTINCT FROM raw.forename
+JOIN memo_std_name ns ON ns.input IS NOT DISTINCT FROM raw.surname
+JOIN memo_std_postcode np ON np.input IS NOT DISTINCT FROM raw.postcode
+JOIN memo_std_address na ON na.input IS NOT DISTINCT FROM raw.address;
 
 -- Deterministic person links: a source record key is a node; it joins the nodes sharing a NINO
 -- (benefits and employment) or the same standardised forename + surname + dob + postcode.
@@ -69,6 +42,7 @@ CREATE OR REPLACE TEMP TABLE address_edge AS
 SELECT a, b FROM address_edge
 UNION
 SELECT 'A:' || coalesce(addr, '') || '|' || pc, 'K:' || addr_key || '|' || pc
-FROM (SELECT addr, pc, address_key(addr) AS addr_key
-      FROM (SELECT DISTINCT addr, pc FROM identity_obs WHERE pc IS NOT NULL))
+FROM (SELECT d.addr, d.pc, k.output AS addr_key
+      FROM (SELECT DISTINCT addr, pc FROM identity_obs WHERE pc IS NOT NULL) d
+      JOIN memo_address_key k ON k.input IS NOT DISTINCT FROM d.addr)
 WHERE addr_key IS NOT NULL;

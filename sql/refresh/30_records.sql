@@ -24,11 +24,14 @@ WITH rows AS (
     SELECT 'interventions', person_ref, attached_date, delivery_period, extract_id, line_no, address, postcode, dob
     FROM cur_interventions
 )
--- (standardised once per distinct raw address and postcode, not once per row)
+-- (standardised once per distinct raw address and postcode, not once per row: looked up in the
+-- memo tables pbr.memo built from every live raw row, which these current rows are among)
 , address_std AS (
-    SELECT address, postcode,
-           'A:' || coalesce(std_address(address), '') || '|' || coalesce(std_postcode(postcode), '') AS address_node
-    FROM (SELECT DISTINCT address, postcode FROM rows)
+    SELECT d.address, d.postcode,
+           'A:' || coalesce(a.output, '') || '|' || coalesce(p.output, '') AS address_node
+    FROM (SELECT DISTINCT address, postcode FROM rows) d
+    JOIN memo_std_address a ON a.input IS NOT DISTINCT FROM d.address
+    JOIN memo_std_postcode p ON p.input IS NOT DISTINCT FROM d.postcode
 )
 , keyed AS (
     SELECT r.*, s.address_node

@@ -21,7 +21,10 @@ def link_people(con: duckdb.DuckDBPyConnection, period: str, settings=None) -> d
         prob_stats = add_probabilistic_edges(con, period, settings)
     else:
         con.execute("CREATE OR REPLACE TEMP TABLE person_link (a VARCHAR, b VARCHAR, match_probability DOUBLE, kind VARCHAR)")
-    components(con, "person_edge", "person_cluster")
+    if settings is not None:
+        person_components_from_det(con)
+    else:
+        components(con, "person_edge", "person_cluster")
     # Only source record nodes are people's keys; NINO:/NID: nodes are the links between them.
     con.execute("""
         CREATE OR REPLACE TEMP TABLE key_cluster AS
@@ -69,6 +72,27 @@ def link_people(con: duckdb.DuckDBPyConnection, period: str, settings=None) -> d
     _record_events(con, period, "person", result)
     return {"people": len(clusters), "new_people": len(result.new_ids), "keys_added": added,
             "keys_moved": changed, "merged": len(result.merged), "split": len(result.split), **prob_stats}
+
+
+def person_components_from_det(con: duckdb.DuckDBPyConnection) -> None:
+    """person_cluster(node, label) as `components(person_edge)` gives it, from the deterministic
+    components (det_cluster) and the accepted links (person_link) alone: person_edge is the
+    deterministic edges plus those links, so a person is a union of deterministic components, and
+    its label (its smallest node name) is the smallest of their labels. The union-find then runs
+    over the few components the links join, not every record and NINO/NID node again (issue 9,
+    round 4b: the same table, tested against `components`)."""
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _det_link_edge AS
+        SELECT x.label AS a, y.label AS b FROM person_link l
+        JOIN det_cluster x ON x.node = l.a JOIN det_cluster y ON y.node = l.b
+        WHERE x.label <> y.label""")
+    components(con, "_det_link_edge", "_det_merge")
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE person_cluster AS
+        SELECT d.node, coalesce(m.label, d.label) AS label
+        FROM det_cluster d LEFT JOIN _det_merge m ON m.node = d.label""")
+    con.execute("DROP TABLE IF EXISTS _det_link_edge")
+    con.execute("DROP TABLE IF EXISTS _det_merge")
 
 
 def _record_events(con, period: str, kind: str, result) -> None:

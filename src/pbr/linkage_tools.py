@@ -29,6 +29,9 @@ def _identity_store(extracts: Path, period: str, config_path: Path | None, tmp: 
                      datetime.now(timezone.utc).replace(tzinfo=None), lambda _m: None)
     step_load(run)
     for step in REFRESH_STEPS:
+        if step == "20_identity.sql":
+            from .memo import prepare
+            prepare(con, persist=False)  # a throwaway store: nothing worth keeping
         run_sql(con, f"refresh/{step}")
     components(con, "person_edge", "det_cluster")
     return con, config
@@ -65,6 +68,9 @@ def review_pairs(db: Path, out_file: Path, period: str | None = None, low: float
             set_rule_variables(con, per, load_rulebook(None), load_config(config_path))
             run_sql(con, "refresh/00_macros.sql")
             run_sql(con, "refresh/10_current_rows.sql")
+            run_sql(con, "refresh/15_identity_raw.sql")
+            from .memo import prepare
+            prepare(con, persist=False)  # read-only: stored values are read, new ones derived
             run_sql(con, "refresh/20_identity.sql")
             components(con, "person_edge", "det_cluster")
             obs = observations(con, "det_cluster")

@@ -208,9 +208,13 @@ DERIVE_SQL = """
     FROM _pbr_obs_base o
     LEFT JOIN _pbr_name_codes f ON f.name = o.fn
     LEFT JOIN _pbr_name_codes s ON s.name = o.sn
-    LEFT JOIN (SELECT addr, address_key(addr) AS addr_key, list_sort(list_distinct(string_split(addr, ' '))) AS tokens
-               FROM (SELECT DISTINCT addr FROM _pbr_obs_base WHERE addr IS NOT NULL)) a ON a.addr = o.addr
+    LEFT JOIN (SELECT d.addr, {addr_key} AS addr_key, list_sort(list_distinct(string_split(d.addr, ' '))) AS tokens
+               FROM (SELECT DISTINCT addr FROM _pbr_obs_base WHERE addr IS NOT NULL) d{addr_key_join}) a ON a.addr = o.addr
     ORDER BY o.unique_id"""
+
+# In a refresh the address keys come from its memo table (pbr.memo: the same macro's values).
+ADDR_KEY_MACRO = ("address_key(d.addr)", "")
+ADDR_KEY_MEMO = ("k.output", " JOIN memo_address_key k ON k.input = d.addr")
 
 
 def observations(con: duckdb.DuckDBPyConnection, clusters: str) -> pa.Table:
@@ -225,8 +229,11 @@ def observations(con: duckdb.DuckDBPyConnection, clusters: str) -> pa.Table:
                       "alts": pa.array([sorted(nick.get(n, {n})) for n in names], pa.list_(pa.string())),
                       "ph": pa.array([soundex(n) for n in names], pa.string())})
     con.register("_pbr_name_codes", codes)
+    memo = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'memo_address_key' AND temporary"
+                       ).fetchall()[0][0] > 0
+    addr_key, addr_key_join = ADDR_KEY_MEMO if memo else ADDR_KEY_MACRO
     try:
-        obs = con.sql(DERIVE_SQL).to_arrow_table()
+        obs = con.sql(DERIVE_SQL.format(addr_key=addr_key, addr_key_join=addr_key_join)).to_arrow_table()
     finally:
         con.unregister("_pbr_name_codes")
         con.execute("DROP TABLE IF EXISTS _pbr_obs_base")
@@ -265,11 +272,16 @@ def _linker(obs: pa.Table, settings, con: duckdb.DuckDBPyConnection | None = Non
 
 
 def predict(obs: pa.Table, threshold: float, model: Path | None = None) -> pa.Table:
-    """Pairs scored at or above `threshold` by the pinned model (the compared fields retained)."""
+    """Pairs scored at or above `threshold` by the pinned model: unique_id_l, unique_id_r,
+    match_probability, match_weight (and match_key). The compared fields are not retained (the
+    callers join the observations for them): at authority scale Splink scores ≈11M blocked pairs,
+    and carrying every compared column through them cost time for nothing; the scores are the
+    same SQL either way."""
     if obs.num_rows < 2:
         return pa.table({"unique_id_l": pa.array([], pa.int64()), "unique_id_r": pa.array([], pa.int64()),
                          "match_probability": pa.array([], pa.float64()), "match_weight": pa.array([], pa.float64())})
     settings = json.loads(Path(model or model_path()).read_text(encoding="utf-8"))
+    settings["retain_matching_columns"] = False
     logging.getLogger("splink").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="pbr-splink-") as spill:
         con = duckdb.connect(":memory:")

@@ -120,6 +120,8 @@ def _purge(con, before: date, dry_run: bool, actor: str) -> dict:
         con.execute(f"DELETE FROM {t} WHERE extract_id IN (SELECT extract_id FROM purge_extract)")
     con.execute("UPDATE quarantine SET raw_row = NULL WHERE extract_id IN (SELECT extract_id FROM purge_extract)")
     con.execute("DELETE FROM person_xwalk WHERE (source, source_key) IN (SELECT (source, source_key) FROM purge_key)")
+    from .memo import clear
+    clear(con)  # the derived-value memo holds names and addresses: the next refresh rebuilds it
     con.execute(PURGE_LOG)
     con.execute("INSERT INTO purge_log VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [datetime.now(timezone.utc).replace(tzinfo=None), before, actor, len(extracts), raw_rows, texts, keys])

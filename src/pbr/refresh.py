@@ -35,7 +35,7 @@ from .store import connect, migrate, transaction
 Reporter = Callable[[str], None]
 
 REFRESH_STEPS = [
-    "00_macros.sql", "10_current_rows.sql", "20_identity.sql",
+    "00_macros.sql", "10_current_rows.sql", "15_identity_raw.sql", "20_identity.sql",
 ]
 
 
@@ -246,6 +246,9 @@ def step_load(run: RefreshRun) -> None:
 def step_link(run: RefreshRun) -> None:
     run.say("linking records into people")
     for step in REFRESH_STEPS:
+        if step == "20_identity.sql":  # standardised values from the store's memo (pbr.memo)
+            from .memo import prepare
+            run.stats["memo"] = prepare(run.con)
         run_sql(run.con, f"refresh/{step}")
     components(run.con, "address_edge", "address_cluster")
     run.con.execute("""CREATE OR REPLACE TEMP TABLE address_node AS
