@@ -151,14 +151,6 @@ def test_predict_without_retained_columns_scores_exactly_as_with_them(runs):
     rows = lambda t: sorted(zip(*(t.column(c).to_pylist() for c in cols)))  # noqa: E731
     assert len(rows(got)) > 20
     assert rows(got) == rows(want)
-    # Scored in chunks of left records (as at region scale): the same pairs and scores.
-    import pbr.probabilistic as prob
-    saved = prob.PREDICT_CHUNK_ROWS
-    prob.PREDICT_CHUNK_ROWS = obs.num_rows // 3
-    try:
-        assert rows(predict(obs, 0.01)) == rows(want)
-    finally:
-        prob.PREDICT_CHUNK_ROWS = saved
 
 
 # 10_current_rows.sql before round 4b (a window per natural key), kept as the reference.

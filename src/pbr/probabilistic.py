@@ -25,10 +25,6 @@ import duckdb
 import pyarrow as pa
 
 MODEL_VERSION = 2
-# Splink scores the blocked pairs of this many records (left side) at a time: one chunk at
-# authority scale; at region scale (≈9.6M rows) one unchunked predict spilled ≈11 GB under the
-# cap below and took most of the refresh.
-PREDICT_CHUNK_ROWS = 400_000
 SPLINK_MEMORY_LIMIT = "400MB"  # DuckDB memory_limit of Splink's scoring connection (it spills beyond)
 
 
@@ -297,9 +293,7 @@ def predict(obs: pa.Table, threshold: float, model: Path | None = None) -> pa.Ta
         con.execute("SET temp_directory = ?", [spill])
         try:
             linker = _linker(obs, settings, con)
-            chunks = -(-obs.num_rows // PREDICT_CHUNK_ROWS)
-            more = {"num_chunks_left": chunks} if chunks > 1 else {}  # same pairs, split by left record
-            pairs = linker.inference.predict(threshold_match_probability=threshold, **more).as_pyarrow_table()
+            pairs = linker.inference.predict(threshold_match_probability=threshold).as_pyarrow_table()
         finally:
             con.close()  # Splink's tables (blocked pairs, tf lookups) go now, not when collected
     return pairs
