@@ -25,7 +25,21 @@ import duckdb
 import pyarrow as pa
 
 MODEL_VERSION = 2
-SPLINK_MEMORY_LIMIT = "400MB"  # DuckDB memory_limit of Splink's scoring connection (it spills beyond)
+# DuckDB memory_limit of Splink's scoring connection (it spills its blocked pairs beyond it): PER_OBS
+# bytes for each observation scored, at least FLOOR. The blocked pairs grow with the observations,
+# and spilling them costs time: region scale (3.44M observations, 47M pairs) scored in 190 s at
+# 400 MB, 128 s at 1.5 GB, 68 s at 2.5 GB and 75 s at 4 GB (benchmarks/README, Round 6). The refresh lends Splink
+# this much of the store's own cap while the store is idle (probabilistic_links), so the two stay
+# within the store's budget.
+SPLINK_MEMORY_FLOOR = 400 << 20
+SPLINK_MEMORY_PER_OBS = 768
+
+
+def splink_memory_limit(observations: int, budget: int | None) -> int:
+    """Bytes for Splink's connection when scoring `observations` rows, out of a `budget` (the
+    store's cap; None: no bound but the observations) of which it takes at most half."""
+    want = max(SPLINK_MEMORY_FLOOR, SPLINK_MEMORY_PER_OBS * observations)
+    return want if budget is None else max(SPLINK_MEMORY_FLOOR, min(want, budget // 2))
 
 
 def models_root() -> Path:
@@ -271,12 +285,14 @@ def _linker(obs: pa.Table, settings, con: duckdb.DuckDBPyConnection | None = Non
     return Linker(sdf, settings, log_level=None)
 
 
-def predict(obs: pa.Table, threshold: float, model: Path | None = None) -> pa.Table:
+def predict(obs: pa.Table, threshold: float, model: Path | None = None,
+            memory_limit: int | None = None) -> pa.Table:
     """Pairs scored at or above `threshold` by the pinned model: unique_id_l, unique_id_r,
     match_probability, match_weight (and match_key). The compared fields are not retained (the
     callers join the observations for them): at authority scale Splink scores ≈11M blocked pairs,
     and carrying every compared column through them cost time for nothing; the scores are the
-    same SQL either way."""
+    same SQL either way. Splink's connection is capped at `memory_limit` bytes (default:
+    splink_memory_limit with no budget)."""
     if obs.num_rows < 2:
         return pa.table({"unique_id_l": pa.array([], pa.int64()), "unique_id_r": pa.array([], pa.int64()),
                          "match_probability": pa.array([], pa.float64()), "match_weight": pa.array([], pa.float64())})
@@ -285,11 +301,10 @@ def predict(obs: pa.Table, threshold: float, model: Path | None = None) -> pa.Ta
     logging.getLogger("splink").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="pbr-splink-") as spill:
         con = duckdb.connect(":memory:")
-        # Splink's own database holds the blocked pairs while it scores them: capped, so they
-        # spill to a private temp folder instead of adding to the store's memory (authority
-        # scale: peak 2.31 -> 2.21 GB at 600 MB, same time; 400 MB: predict's peak ≈180 MB lower
-        # for ≈15 % more predict time, measured side by side).
-        con.execute(f"SET memory_limit = '{SPLINK_MEMORY_LIMIT}'")
+        # Splink's own database holds the blocked pairs while it scores them: capped, so beyond
+        # the cap they spill to a private temp folder.
+        cap = memory_limit if memory_limit is not None else splink_memory_limit(obs.num_rows, None)
+        con.execute(f"SET memory_limit = '{max(cap, 1 << 20) >> 20}MiB'")
         con.execute("SET temp_directory = ?", [spill])
         try:
             linker = _linker(obs, settings, con)

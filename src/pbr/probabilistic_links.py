@@ -15,7 +15,8 @@ import pyarrow as pa
 
 from .graph import components
 from .overrides import load_overrides
-from .probabilistic import observations, predict
+from . import store_settings
+from .probabilistic import observations, predict, splink_memory_limit
 
 COMPARED = ["fn", "sn", "dob", "sex", "pc", "addr"]
 
@@ -28,7 +29,13 @@ def add_probabilistic_edges(con: duckdb.DuckDBPyConnection, period: str, setting
     floor = min(float(settings.review_min), float(settings.threshold))
     if settings.enabled:
         obs = observations(con, "det_cluster")
-        pairs = predict(obs, floor)
+        # One memory budget, the store's cap, lent to whichever connection is working: while
+        # Splink scores, the store (idle) keeps what Splink does not take and writes the rest of
+        # its temporary tables out to its temp directory.
+        budget = store_settings.current_limit(con)
+        cap = splink_memory_limit(obs.num_rows, budget)
+        with store_settings.lent(con, budget - cap if budget else 0):
+            pairs = predict(obs, floor, memory_limit=cap)
         con.register("_pbr_obs", obs)
         con.register("_pbr_pairs", pairs)
         compared = ", ".join(f"l.{c} AS {c}_l, r.{c} AS {c}_r" for c in COMPARED)
