@@ -202,10 +202,22 @@ def _read_xlsx(f: DeliveryFile) -> pl.DataFrame:
 
 
 def _read_parquet(f: DeliveryFile) -> pl.DataFrame:
+    # pyarrow reads it, not polars: on a corrupted file polars' reader can panic, and a panic in
+    # one of its threads can abort the whole process (found by tests/test_hostile_inputs.py);
+    # pyarrow raised an ordinary error for every one-byte corruption and truncation of a test
+    # file. validate(full=True) refuses invalid UTF-8 in the data; polars' conversion can still
+    # panic (in this thread, so catchable) on, e.g., a corrupted column name.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from polars.exceptions import PanicException
     try:
-        df = pl.read_parquet(io.BytesIO(f.data))
-    except Exception:
+        table = pq.read_table(pa.BufferReader(f.data))
+        table.validate(full=True)
+        df = pl.from_arrow(table)
+    except (Exception, PanicException):
         raise InputFileError(f.name, "cannot be read as a Parquet file") from None
+    if not isinstance(df, pl.DataFrame):
+        raise InputFileError(f.name, "cannot be read as a Parquet file")
     out = []
     for name, dtype in df.schema.items():
         col = pl.col(name)
