@@ -187,3 +187,14 @@ def test_address_variants_of_one_dwelling_form_one_household(pipeline):
                            benefits=[benefit(parent, "CD654321A", "jsa", "2024-01-01")])
     families = run.families()
     assert any({("attendance", "A200000000001"), ("benefits", "CD654321A")} <= keys for keys in families.values())
+
+
+def test_pinned_model_blocks_as_the_code_documents():
+    """The pinned model's prediction blocking is PREDICT_BLOCKING (the rules and their reasons are
+    written there), each only between keys the deterministic graph left apart."""
+    from pbr.probabilistic import MODEL_VERSION, PREDICT_BLOCKING, model_path
+    model = json.loads(model_path().read_text(encoding="utf-8"))
+    assert model_path().name == f"people-{MODEL_VERSION}.json"
+    assert [b["blocking_rule"] for b in model["blocking_rules_to_generate_predictions"]] == [
+        f"({rule}) and l.det <> r.det" for rule in PREDICT_BLOCKING]
+    assert len(set(PREDICT_BLOCKING)) == len(PREDICT_BLOCKING)

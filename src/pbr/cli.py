@@ -407,7 +407,7 @@ def linkage():
               help="A delivery folder to train on (its identities only; nothing is stored).")
 @click.option("--period", required=True, help="The delivery's period, YYYY-MM.")
 @click.option("--model", "model_out", type=click.Path(path_type=Path), default=None,
-              help="Where to write the model JSON (default: the pinned linkage_models/people-2.json).")
+              help="Where to write the model JSON (default: the pinned linkage_models/people-3.json).")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), default=None)
 @click.option("--em/--no-em", default=False, show_default=True,
               help="Also run expectation maximisation over the pairs the deterministic rules left apart.")

@@ -4,7 +4,7 @@ The deterministic edges of sql/refresh/20_identity.sql join what is certainly on
 module scores pairs of identity observations that the deterministic graph left apart (standardised
 forename with a nickname table, surname with a phonetic code, date of birth, sex, postcode and
 address tokens, with term-frequency adjustments) using the pinned model
-`linkage_models/people-2.json`, and returns the pairs above the configured threshold as edges for
+`linkage_models/people-3.json`, and returns the pairs above the configured threshold as edges for
 the same graph. Twins (same surname and date of birth, forenames that are neither equal, nicknames
 of each other nor one typo apart) are never linked.
 
@@ -24,13 +24,13 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-MODEL_VERSION = 2
-# DuckDB memory_limit of Splink's scoring connection (it spills its blocked pairs beyond it): PER_OBS
-# bytes for each observation scored, at least FLOOR. The blocked pairs grow with the observations,
-# and spilling them costs time: region scale (3.44M observations, 47M pairs) scored in 190 s at
-# 400 MB, 128 s at 1.5 GB, 68 s at 2.5 GB and 75 s at 4 GB (benchmarks/README, Round 6). The refresh lends Splink
-# this much of the store's own cap while the store is idle (probabilistic_links), so the two stay
-# within the store's budget.
+MODEL_VERSION = 3
+# DuckDB memory_limit of Splink's scoring connection (it spills its blocked pairs beyond it):
+# PER_OBS bytes for each observation scored, at least FLOOR. The blocked pairs grow with the
+# observations, and spilling them costs time: region scale (3.44M observations, 47M pairs) scored
+# in 190 s at 400 MB, 128 s at 1.5 GB, 68 s at 2.5 GB and 75 s at 4 GB (benchmarks/README, Round
+# 6). The refresh lends Splink this much of the store's own cap while the store is idle
+# (probabilistic_links), so the two stay within the store's budget.
 SPLINK_MEMORY_FLOOR = 400 << 20
 SPLINK_MEMORY_PER_OBS = 768
 
@@ -103,8 +103,17 @@ PREDICT_BLOCKING = [
     "l.sn = r.sn and l.dob = r.dob",
     "l.fn = r.fn and l.dob = r.dob",
     "l.dob = r.dob and l.pc = r.pc",
-    "l.sn_ph = r.sn_ph and l.pc = r.pc",
-    "l.fn = r.fn and l.pc = r.pc",
+    # Model 2's Soundex(surname) + postcode and forename + postcode paired every member of a
+    # household with every other (four in five of authority scale's 2.0M blocked pairs). With a
+    # third key, Soundex(forename), the birth year or the birth day/month, they still meet a
+    # record whose other fields are wrong, and on the authority and region benchmark data every
+    # pair model 2 scored at or above 0.99 still meets (model 3: 2.0M -> 0.44M pairs at authority,
+    # 47M -> 32M at region; benchmarks/README, Round 6).
+    "l.sn_ph = r.sn_ph and l.pc = r.pc and l.fn_ph = r.fn_ph",
+    "l.sn_ph = r.sn_ph and l.pc = r.pc and l.dob_year = r.dob_year",
+    "l.sn_ph = r.sn_ph and l.pc = r.pc and l.dob_md = r.dob_md",
+    "l.fn = r.fn and l.pc = r.pc and l.dob_year = r.dob_year",
+    "l.fn = r.fn and l.pc = r.pc and l.dob_md = r.dob_md",
     "l.addr_key = r.addr_key and l.pc = r.pc and l.dob_year = r.dob_year",
     # Model 1's Soundex of both names + birth year grew the same way (388M region pairs): now
     # within a postcode district, or with the whole date of birth.
