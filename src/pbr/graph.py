@@ -127,12 +127,13 @@ def assign_stable_ids(
         next_number += 1
         ids[cluster] = new
         result.new_ids.append(new)
+    new_ids = set(result.new_ids)  # a set: the list grows with the people a month adds
     for cluster, old_id, _ in overlaps:
         mine = ids[cluster]
         if old_id == mine:
             continue
         if old_id in taken:
-            if mine in result.new_ids:
+            if mine in new_ids:
                 result.split.append((mine, old_id))
             else:
                 result.merged.append((mine, old_id))
