@@ -300,8 +300,9 @@ def predict(obs: pa.Table, threshold: float, model: Path | None = None,
     match_probability, match_weight (and match_key). The compared fields are not retained (the
     callers join the observations for them): at authority scale Splink scores ≈11M blocked pairs,
     and carrying every compared column through them cost time for nothing; the scores are the
-    same SQL either way. Splink's connection is capped at `memory_limit` bytes (default:
-    splink_memory_limit with no budget)."""
+    same SQL either way. Splink's connection is capped at `memory_limit` bytes (default, as for
+    `pbr linkage review`: splink_memory_limit within half the machine's memory, so at most a
+    quarter of it)."""
     if obs.num_rows < 2:
         return pa.table({"unique_id_l": pa.array([], pa.int64()), "unique_id_r": pa.array([], pa.int64()),
                          "match_probability": pa.array([], pa.float64()), "match_weight": pa.array([], pa.float64())})
@@ -312,7 +313,11 @@ def predict(obs: pa.Table, threshold: float, model: Path | None = None,
         con = duckdb.connect(":memory:")
         # Splink's own database holds the blocked pairs while it scores them: capped, so beyond
         # the cap they spill to a private temp folder.
-        cap = memory_limit if memory_limit is not None else splink_memory_limit(obs.num_rows, None)
+        if memory_limit is None:
+            from .store_settings import machine_memory
+            ram = machine_memory()
+            memory_limit = splink_memory_limit(obs.num_rows, ram // 2 if ram else None)
+        cap = memory_limit
         con.execute(f"SET memory_limit = '{max(cap, 1 << 20) >> 20}MiB'")
         con.execute("SET temp_directory = ?", [spill])
         try:
