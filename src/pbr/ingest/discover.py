@@ -216,8 +216,6 @@ def _read_parquet(f: DeliveryFile) -> pl.DataFrame:
         df = pl.from_arrow(table)
     except (Exception, PanicException):
         raise InputFileError(f.name, "cannot be read as a Parquet file") from None
-    if not isinstance(df, pl.DataFrame):
-        raise InputFileError(f.name, "cannot be read as a Parquet file")
     out = []
     for name, dtype in df.schema.items():
         col = pl.col(name)
