@@ -198,3 +198,71 @@ def test_pinned_model_blocks_as_the_code_documents():
     assert [b["blocking_rule"] for b in model["blocking_rules_to_generate_predictions"]] == [
         f"({rule}) and l.det <> r.det" for rule in PREDICT_BLOCKING]
     assert len(set(PREDICT_BLOCKING)) == len(PREDICT_BLOCKING)
+
+
+def _random_observations(n: int, seed: int):
+    """Observations over small pools (many shared names, dates and postcodes) with NULLs in every
+    blocked column, derived as the refresh derives them."""
+    import random
+
+    import pyarrow as pa
+
+    from pbr.probabilistic import _derive
+
+    rnd = random.Random(seed)
+    pick = lambda pool, nulls=0.1: None if rnd.random() < nulls else rnd.choice(pool)  # noqa: E731
+    fns, sns = [f.upper() for f in FORENAMES[:8]], [s.upper() for s in SURNAMES[:6]]
+    dobs = [f"19{y}-0{m}-1{d}" for y in (80, 81, 95) for m in (1, 2) for d in (1, 2)]
+    pcs = ["S1 1AA", "S1 1AB", "S2 4QT", "LS6 2XY"]
+    cols = {"unique_id": list(range(1, n + 1)), "det": [f"D{rnd.randrange(n // 2)}" for _ in range(n)],
+            "source": ["asb"] * n, "source_key": [f"K{i}" for i in range(n)],
+            "fn": [pick(fns) for _ in range(n)], "sn": [pick(sns) for _ in range(n)],
+            "dob": [pick(dobs) for _ in range(n)], "sex": [pick(["M", "F"]) for _ in range(n)],
+            "pc": [pick(pcs) for _ in range(n)], "addr": [pick(["1 HIGH ST", "2 LOW RD", "FLAT 3 MILL LN"]) for _ in range(n)]}
+    obs = _derive(pa.table(cols))
+    return obs.append_column("addr_key", pa.array([a[:6] if a else None for a in cols["addr"]]))
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_pbr_blocking_gives_splinks_pairs_and_scores(seed):
+    """predict() blocks with pbr.probabilistic.block (a join per rule, then each pair's first rule)
+    and lets Splink score the pairs: the same pairs, match keys and scores as Splink's own blocking."""
+    import duckdb
+
+    from pbr.probabilistic import OBS_TABLE, _linker, block, model_path, plain_rules, predict
+
+    obs = _random_observations(400, seed)
+    settings = json.loads(model_path().read_text(encoding="utf-8"))
+    rules = plain_rules(settings)
+    assert rules is not None and len(rules) == len(settings["blocking_rules_to_generate_predictions"])
+
+    con = duckdb.connect()
+    linker = _linker(obs, settings, con)
+    want = linker.inference.compute_blocked_pairs_for_predict_chunk().as_pyarrow_table()
+    want = sorted(zip(*(want.column(c).to_pylist() for c in ("join_key_l", "join_key_r", "match_key"))))
+    got = con.sql(f"SELECT join_key_l, join_key_r, match_key FROM {block(con, rules)}").fetchall()
+    assert con.sql(f"SELECT count(*) FROM {OBS_TABLE}").fetchall()[0][0] == 400
+    assert len(want) > 500 and len({k for *_, k in want}) >= 8  # many pairs, most rules in play
+    assert sorted(got) == want
+
+    cols = ["unique_id_l", "unique_id_r", "match_key", "match_probability", "match_weight"]
+    rows = lambda t: sorted(zip(*(t.column(c).to_pylist() for c in cols)))  # noqa: E731
+    settings["retain_matching_columns"] = False
+    splinks = _linker(obs, settings).inference.predict(threshold_match_probability=0.01).as_pyarrow_table()
+    assert rows(predict(obs, 0.01)) == rows(splinks)
+
+
+def test_rules_splink_must_block_itself():
+    """Exploding or salted rules, or a link (not a dedupe) model: Splink's own blocking is used."""
+    from pbr.probabilistic import plain_rules
+
+    dedupe = {"link_type": "dedupe_only"}
+    assert plain_rules({**dedupe, "blocking_rules_to_generate_predictions": ["l.a = r.a",
+                                                                            {"blocking_rule": "l.b = r.b"}]}) == [
+        "l.a = r.a", "l.b = r.b"]
+    assert plain_rules({**dedupe, "blocking_rules_to_generate_predictions": [
+        {"blocking_rule": "l.a = r.a", "arrays_to_explode": ["a"]}]}) is None
+    assert plain_rules({**dedupe, "blocking_rules_to_generate_predictions": [
+        {"blocking_rule": "l.a = r.a", "salting_partitions": 4}]}) is None
+    assert plain_rules({"link_type": "link_and_dedupe", "blocking_rules_to_generate_predictions": ["l.a = r.a"]}) is None
+    assert plain_rules({**dedupe, "blocking_rules_to_generate_predictions": []}) is None
