@@ -289,3 +289,19 @@ def test_every_one_byte_corruption_of_a_parquet_file_is_read_or_a_file_error(tmp
     proc = subprocess.run([sys.executable, "-c", _PARQUET_SWEEP, str(src)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.startswith("swept")
+
+
+@pytest.mark.parametrize("odd", ["*", "^x.*$", "^.*$"])
+def test_headers_polars_would_read_as_patterns_are_plain_names(odd):
+    """A header such as "*" or "^.*$" is a column name like any other: an extra one is carried
+    as any unknown column is, and one alone is a clear file error (polars' pl.col would have
+    read it as a wildcard or a regular expression: "duplicate output name" or worse)."""
+    header, rows = asb_rows()
+    p = outcome(delivery(as_csv(header + [odd], [r + ["1"] for r in rows])))
+    want = outcome(delivery(as_csv(header + ["extra"], [r + ["1"] for r in rows])))
+    assert type(p) is type(want)
+    if not isinstance(p, InputFileError):
+        accounted(p, len(rows))
+        assert p.rows.equals(want.rows)
+    alone = outcome(delivery(as_csv([odd], [["1"], ["2"]])))
+    assert isinstance(alone, InputFileError)

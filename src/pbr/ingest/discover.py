@@ -105,25 +105,29 @@ def finish_text_frame(f, df: pl.DataFrame, first_line: int) -> pl.DataFrame:
     _check_cell_sizes(f, df)
     # Blank lines and empty sheet rows hold nothing: drop them once numbered, so every other row
     # keeps the line it came from.
-    cells = [pl.col(c).cast(pl.String).str.strip_chars() for c in df.columns if c != LINE_COL]
+    cells = [pl.nth(i).cast(pl.String).str.strip_chars() for i, c in enumerate(df.columns) if c != LINE_COL]
     if cells:
         df = df.filter(~pl.all_horizontal([c.is_null() | (c == "") for c in cells]))
     return df
 
 
 def _check_cell_sizes(f: DeliveryFile, df: pl.DataFrame) -> None:
-    cols = [c for c in df.columns if c != LINE_COL]
-    if not cols:
+    # Delivered headers are referred to by position: pl.col would read a header such as "*" or
+    # "^a.*$" as a wildcard or a regular expression.
+    named = {f"c{i}": c for i, c in enumerate(df.columns) if c != LINE_COL}
+    if not named:
         return
-    lengths = df.select(pl.col(LINE_COL), *[pl.col(c).cast(pl.String).str.len_chars().alias(c) for c in cols])
+    positions = [i for i, c in enumerate(df.columns) if c != LINE_COL]
+    lengths = df.select(pl.col(LINE_COL), *[pl.nth(i).cast(pl.String).str.len_chars().alias(f"c{i}") for i in positions])
+    cols = list(named)
     longest = lengths.select(pl.max_horizontal(cols)).to_series().max()
     if longest is None or longest <= MAX_CELL_CHARS:
         return
     for row in lengths.filter(pl.max_horizontal(cols) > MAX_CELL_CHARS).head(1).iter_rows(named=True):
-        column = next(c for c in cols if (row[c] or 0) > MAX_CELL_CHARS)
+        key = next(c for c in cols if (row[c] or 0) > MAX_CELL_CHARS)
         raise InputFileError(
-            f.name, f"a cell of {row[column]:,} characters, more than the {MAX_CELL_CHARS:,} any contract value needs "
-            "(an unclosed quote swallowing later lines, or not an extract?)", line=row[LINE_COL], column=column.strip())
+            f.name, f"a cell of {row[key]:,} characters, more than the {MAX_CELL_CHARS:,} any contract value needs "
+            "(an unclosed quote swallowing later lines, or not an extract?)", line=row[LINE_COL], column=named[key].strip())
 
 
 def sheet_hint(f: DeliveryFile) -> str:
@@ -217,8 +221,8 @@ def _read_parquet(f: DeliveryFile) -> pl.DataFrame:
     except (Exception, PanicException):
         raise InputFileError(f.name, "cannot be read as a Parquet file") from None
     out = []
-    for name, dtype in df.schema.items():
-        col = pl.col(name)
+    for i, dtype in enumerate(df.schema.values()):
+        col = pl.nth(i)  # by position: a header may read as a wildcard or regex to pl.col
         if dtype == pl.Date:
             out.append(col.dt.strftime("%Y-%m-%d"))
         elif dtype in (pl.Datetime,) or isinstance(dtype, pl.Datetime):
