@@ -25,6 +25,7 @@ from .ingest.database import parse_source
 from .ingest.sources import SourcesFile, load_sources
 from .ingest.load import load_parsed
 from .ingest.parse import for_period
+from .validation import gx
 from .validation.store import check_row_counts, record_results
 from .linkage import link_people
 from .outputs import write_outputs
@@ -53,6 +54,8 @@ def read_delivery(folder: Path | None, config: Config, period: str | None = None
     Great Expectations suite, dates bounded by the period's end); problems are gathered and raised
     together before anything touches the store."""
     files = delivery_files(folder, sources)
+    if files or sources:
+        gx.preload()  # Great Expectations loads while the first file is read
     parsed, errors = [], []
     for f in files:
         try:
