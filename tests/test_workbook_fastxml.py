@@ -24,7 +24,8 @@ VALUES = [
 
 def _book(fast: bool) -> bytes:
     wb = Workbook(write_only=True)
-    rows = [VALUES[i:i + 7] for i in range(0, len(VALUES), 7)] + [list(reversed(VALUES[:7]))]
+    rows = ([VALUES[i:i + 7] for i in range(0, len(VALUES), 7)] + [list(reversed(VALUES[:7]))]
+            + [[None] * 7, [], [None, "only", None], [None, None, date(2015, 3, 1)], [Formula("=1"), None, 2]])
     ctx = contextlib.nullcontext if not fast else fastxml.fast_cells
     original = cells.fast_cells
     cells.fast_cells = ctx

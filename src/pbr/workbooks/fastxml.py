@@ -1,7 +1,7 @@
 """A faster writer for the common cells of big write-only sheets.
 
-openpyxl writes each cell by building an ElementTree element and serialising it through
-et_xmlfile, which is most of a big workbook's writing time. `fast_cells()` swaps in a writer that
+openpyxl writes each cell (and each row) by building an ElementTree element and serialising it
+through et_xmlfile, which is most of a big workbook's writing time. `fast_cells()` swaps in a writer that
 emits the same bytes directly for the plain cases (non-empty text without surrounding whitespace,
 finite numbers, booleans; styled or not) and hands every other cell (formulas, rich text, dates,
 hyperlinks, text needing xml:space, NaN...) to openpyxl's own writer. Text is escaped with the very
@@ -15,9 +15,11 @@ from math import isfinite
 from xml.etree.ElementTree import _escape_cdata
 
 from openpyxl.cell import _writer as cell_writer
+from openpyxl.comments.comment_sheet import CommentRecord
 from openpyxl.worksheet import _writer as sheet_writer
 
 _ORIGINAL = cell_writer.write_cell
+_ORIGINAL_ROW = sheet_writer.WorksheetWriter.write_row
 
 
 def write_cell(xf, worksheet, cell, styled=None):
@@ -42,12 +44,34 @@ def write_cell(xf, worksheet, cell, styled=None):
     return _ORIGINAL(xf, worksheet, cell, styled)
 
 
+def write_row(self, xf, row, row_idx):
+    """openpyxl's WorksheetWriter.write_row without an ElementTree element per row: the same
+    `<row r="n">` ... `</row>` (a row with no cells too), the same cells skipped. A row with
+    dimensions (height, style) goes to openpyxl's own. (`row` may be a generator: one pass.)"""
+    if row_idx in self.ws.row_dimensions:
+        return _ORIGINAL_ROW(self, xf, row, row_idx)
+    xf._file(f'<row r="{row_idx}">')
+    ws = self.ws
+    for c in row:
+        if c._comment is not None:
+            ws._comments.append(CommentRecord.from_cell(c))
+        styled = c.has_style
+        if c._value is None and not styled and not c._comment:
+            continue
+        write_cell(xf, ws, c, styled)
+    xf._file("</row>")
+    return None
+
+
 @contextlib.contextmanager
 def fast_cells():
-    """Within the block, openpyxl's sheet writer uses `write_cell` above (restored after)."""
-    previous = sheet_writer.write_cell
+    """Within the block, openpyxl's sheet writer uses `write_cell` and `write_row` above
+    (restored after)."""
+    previous, previous_row = sheet_writer.write_cell, sheet_writer.WorksheetWriter.write_row
     sheet_writer.write_cell = write_cell
+    sheet_writer.WorksheetWriter.write_row = write_row
     try:
         yield
     finally:
         sheet_writer.write_cell = previous
+        sheet_writer.WorksheetWriter.write_row = previous_row
