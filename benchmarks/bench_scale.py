@@ -70,9 +70,10 @@ def child_refresh(period: str, folder: Path, db: Path, out: Path) -> dict:
     from pbr.ingest import discover
     from pbr.ingest.discover import read_text_frame
     from pbr.ingest.parse import type_text, validate_typed
-    from pbr.refresh import apply_delivery, delivery_origin
+    from pbr.refresh import apply_delivery, delivery_origin, reading_order
     from pbr.rulebook import load_rulebook
     from pbr.validation import gx
+    from pbr.validation import memo as validation_memo
 
     steps: list[dict] = []
 
@@ -86,16 +87,20 @@ def child_refresh(period: str, folder: Path, db: Path, out: Path) -> dict:
     t0 = time.perf_counter()
     files = discover(folder)
     gx.preload()
+    memo = validation_memo.load(db)
     read_s, validate_s, read_peak, parsed = time.perf_counter() - t0, 0.0, peak_mb(), []
-    for f in files:
+    by_file = {}
+    for i in reading_order(files):
+        f = files[i]
         t0 = time.perf_counter()
         typed = type_text(f, read_text_frame(f), config.column_mappings.get(f.source))
         t1, read_peak = time.perf_counter(), peak_mb()
-        parsed.append(validate_typed(typed, period))
+        by_file[i] = validate_typed(typed, period, memo)
         del typed
         f.release_data()
         read_s, validate_s = read_s + t1 - t0, validate_s + time.perf_counter() - t1
-    del files
+    parsed = [by_file[i] for i in range(len(files))]
+    del files, memo  # as in pbr refresh: the stored memo is not kept past the reading
     steps.append({"step": "read", "wall_s": read_s, "peak_mb": read_peak})
     steps.append({"step": "validate", "wall_s": validate_s, "peak_mb": peak_mb()})
 

@@ -1,5 +1,5 @@
-"""Change-only and faster month-on-month refresh (issue 9, round 4b): with the derived-value memo
-warm, a refresh gives exactly what it gives with the memo emptied before every refresh; the faster
+"""Change-only and faster month-on-month refresh (issue 9, round 4b): with the derived-value and
+validation memos warm, a refresh gives exactly what it gives with them emptied before every refresh; the faster
 current-rows and scoring queries give what the ones they replaced gave."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pbr import memo
 from pbr.generate import generate
 from pbr.purge import purge
 from pbr.refresh import refresh, run_sql
+from pbr.validation import memo as validation_memo
 from store_dump import RUN_ID, dump
 
 PERIODS = ["2015-01", "2015-02", "2015-03"]
@@ -28,6 +29,7 @@ def _refresh_all(gen: Path, root: Path, *, empty_memo: bool) -> Path:
         if empty_memo and db.exists():
             con = duckdb.connect(str(db))
             con.execute(f"DELETE FROM {memo.TABLE}")
+            con.execute(f"DELETE FROM {validation_memo.TABLE}")
             con.close()
         refresh(period, gen / "deliveries" / period, db, root / "out")
     return root
@@ -46,6 +48,7 @@ def runs(tmp_path_factory):
 def _store(root: Path) -> dict:
     tables = dump(root / "store.duckdb", normalise=True)
     tables.pop(f"{memo.TABLE}", None)
+    tables.pop(f"{validation_memo.TABLE}", None)
     # validation_file's duration_s is a wall time
     tables["validation_file"] = [r[:-2] + r[-1:] for r in tables["validation_file"]]
     return tables
@@ -229,3 +232,37 @@ def test_person_components_from_the_deterministic_ones_equal_the_whole_graphs(ru
             con.execute("SELECT count(DISTINCT label) FROM det_cluster").fetchall()[0][0]
     finally:
         con.close()
+
+
+def test_the_validation_memo_holds_each_sources_passing_rows_and_is_used(runs, tmp_path, monkeypatch):
+    """After a refresh the store knows each delivered source's rows (their memoised verdicts);
+    re-running the month, every row is known and skips those expectations."""
+    from pbr.validation import chunks
+
+    gen, warm, _cold = runs
+    con = duckdb.connect(str(warm / "store.duckdb"), read_only=True)
+    try:
+        stored = dict(con.execute(f"SELECT source, count(*) FROM {validation_memo.TABLE} GROUP BY 1").fetchall())
+        read = dict(con.execute("""SELECT source, sum(rows_read) FROM extract_file
+            WHERE delivery_period = ? GROUP BY 1""", [PERIODS[-1]]).fetchall())
+    finally:
+        con.close()
+    assert len(read) >= 5 and set(read) <= set(stored)  # (a source not delivered this month keeps its rows)
+    for source, n in read.items():
+        assert 0.8 * n < stored[source] <= n, source  # (identical rows are stored once)
+
+    calls: list[tuple[str, int, int]] = []
+    real = chunks.run_suite_memo
+
+    def spy(suite, typed, period_end, memoised, failed, chunk_rows=None):
+        calls.append((suite.source, typed.height, 0 if failed is None else int(failed.is_not_null().sum())))
+        return real(suite, typed, period_end, memoised, failed, chunk_rows)
+
+    monkeypatch.setattr(chunks, "run_suite_memo", spy)
+    monkeypatch.setattr("pbr.validation.core.run_suite_memo", spy)
+    db = tmp_path / "store.duckdb"
+    shutil.copy(warm / "store.duckdb", db)
+    refresh(PERIODS[-1], gen / "deliveries" / PERIODS[-1], db, tmp_path / "out")
+    assert set(read) <= {c[0] for c in calls} <= set(stored)
+    for source, rows, known in calls:
+        assert known == rows, source

@@ -46,9 +46,9 @@ def test_no_frame_is_bigger_than_a_slice_or_wider_than_uniqueness_needs(typed_fi
     seen = []
     real = gx.run
 
-    def spy(suite, frame, period_end, only=None):
+    def spy(suite, frame, period_end, only=None, *rest):
         seen.append((suite.source, frozenset(only or ()), len(frame), list(frame.columns)))
-        return real(suite, frame, period_end, only)
+        return real(suite, frame, period_end, only, *rest)
 
     monkeypatch.setattr(gx, "run", spy)
     end = period_end_of(P)

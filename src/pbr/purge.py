@@ -122,6 +122,8 @@ def _purge(con, before: date, dry_run: bool, actor: str) -> dict:
     con.execute("DELETE FROM person_xwalk WHERE (source, source_key) IN (SELECT (source, source_key) FROM purge_key)")
     from .memo import clear
     clear(con)  # the derived-value memo holds names and addresses: the next refresh rebuilds it
+    from .validation.memo import clear as clear_validation_memo
+    clear_validation_memo(con)  # row hashes of personal data: the next refresh validates every row
     con.execute(PURGE_LOG)
     con.execute("INSERT INTO purge_log VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [datetime.now(timezone.utc).replace(tzinfo=None), before, actor, len(extracts), raw_rows, texts, keys])

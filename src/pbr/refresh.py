@@ -26,6 +26,8 @@ from .ingest.sources import SourcesFile, load_sources
 from .ingest.load import load_parsed
 from .ingest.parse import for_period
 from .validation import gx
+from .validation import memo as validation_memo
+from .validation.memo import ValidationMemo
 from .validation.store import check_row_counts, record_results
 from .linkage import link_people
 from .outputs import write_outputs
@@ -49,28 +51,39 @@ class RefreshResult:
 
 
 def read_delivery(folder: Path | None, config: Config, period: str | None = None,
-                  sources: SourcesFile | None = None) -> list[ParsedFile]:
+                  sources: SourcesFile | None = None, memo: ValidationMemo | None = None) -> list[ParsedFile]:
     """Read and validate every file of a delivery and every source of the sources file (each its
-    Great Expectations suite, dates bounded by the period's end); problems are gathered and raised
-    together before anything touches the store."""
+    Great Expectations suite, dates bounded by the period's end; memo: the store's validation memo,
+    validation.memo.load); problems are gathered and raised together before anything touches the
+    store."""
     files = delivery_files(folder, sources)
     if files or sources:
         gx.preload()  # Great Expectations loads while the first file is read
     parsed, errors = [], []
-    for f in files:
+    by_file: dict[int, ParsedFile | InputFileError] = {}
+    for i in reading_order(files):
+        f = files[i]
         try:
-            parsed.append(parse_file(f, config.column_mappings.get(f.source), period))
+            by_file[i] = parse_file(f, config.column_mappings.get(f.source), period, memo)
         except InputFileError as e:
-            errors.append(e)
+            by_file[i] = e
         f.release_data()  # read: its rows are in the parsed file now
+    for i in range(len(files)):  # back in the delivery's order
+        (errors if isinstance(by_file[i], InputFileError) else parsed).append(by_file[i])
     for spec in (sources.sources.values() if sources else []):
         try:
-            parsed.append(parse_source(spec, config.column_mappings.get(spec.source), period))
+            parsed.append(parse_source(spec, config.column_mappings.get(spec.source), period, memo))
         except InputFileError as e:
             errors.append(e)
     if errors:
         raise InputErrors(errors)
     return parsed
+
+
+def reading_order(files: list[DeliveryFile]) -> list[int]:
+    """Largest file first: Great Expectations (imported in the background, ~3 s) is first needed
+    when the first file is typed, so the longest read overlaps the import."""
+    return sorted(range(len(files)), key=lambda i: -files[i].size)
 
 
 def delivery_files(folder: Path | None, sources: SourcesFile | None) -> list[DeliveryFile]:
@@ -210,7 +223,8 @@ def refresh(
     if extracts is not None or sources is not None:
         say("reading delivery " + " and ".join(
             ([str(extracts)] if extracts is not None else []) + ([f"sources {sources_path}"] if sources else [])))
-        parsed = read_delivery(Path(extracts) if extracts is not None else None, config, period, sources)
+        parsed = read_delivery(Path(extracts) if extracts is not None else None, config, period, sources,
+                               memo=validation_memo.load(db))
     return apply_delivery(period, parsed, db, out, rb, config, origin=delivery_origin(extracts), report=say,
                           with_identities=with_identities, release_inputs=True)
 
@@ -240,6 +254,7 @@ def step_load(run: RefreshRun) -> None:
     check_row_counts(con, run.parsed, run.period, run.config.validation)
     run.say("loading extracts")
     run.stats["loads"] = load_parsed(con, run.parsed, run.period, origin=run.origin)
+    validation_memo.save(con, [p.memo_rows for p in run.parsed if p.memo_rows is not None])
     record_results(con, run.run_id, run.period, run.stats["loads"], run.parsed)
     clear_period(con, run.period)
     set_rule_variables(con, run.period, run.rb, run.config)
@@ -371,7 +386,7 @@ def with_pause_points(run_step: StepRunner) -> StepRunner:
 def release_frames(parsed: list[ParsedFile]) -> None:
     """Empty the loaded files' row frames (schemas and counts stay)."""
     for p in parsed:
-        p.rows, p.rejects, p.typed_file = p.rows.clear(), p.rejects.clear(), None
+        p.rows, p.rejects, p.typed_file, p.memo_rows = p.rows.clear(), p.rejects.clear(), None, None
         if hasattr(p.file, "release_data"):  # a delivered file's bytes (a database extract has none)
             p.file.release_data()
 

@@ -249,11 +249,13 @@ def _scrub(message: str, secrets: list[str]) -> str:
     return message
 
 
-def parse_source(spec: DatabaseSource, mapping: dict[str, str] | None = None, period: str | None = None):
-    """Read the source and take it down the files' path: typed, validated by its suite, split into
-    the rows that load and the quarantine (a ParsedFile whose `file` is the DatabaseExtract). The
-    sources file's column mapping wins over the configuration's column_mappings."""
+def parse_source(spec: DatabaseSource, mapping: dict[str, str] | None = None, period: str | None = None,
+                 memo=None):
+    """Read the source and take it down the files' path: typed, validated by its suite (memo: the
+    store's validation memo), split into the rows that load and the quarantine (a ParsedFile whose
+    `file` is the DatabaseExtract). The sources file's column mapping wins over the
+    configuration's column_mappings."""
     from .parse import type_text, validate_typed
 
     extract, text = read_source(spec, period)
-    return validate_typed(type_text(extract, text, {**(mapping or {}), **spec.columns}), period)
+    return validate_typed(type_text(extract, text, {**(mapping or {}), **spec.columns}), period, memo)

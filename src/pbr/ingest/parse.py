@@ -20,6 +20,7 @@ from .discover import LINE_COL, DeliveryFile, read_text_frame, sheet_hint
 
 if TYPE_CHECKING:
     from ..validation import FileValidation
+    from ..validation.memo import MemoRows, ValidationMemo
 
 TRUE = ["y", "yes", "true", "1"]
 FALSE = ["n", "no", "false", "0"]
@@ -47,6 +48,7 @@ class ParsedFile:
     validation: FileValidation | None = None  # per-check counts and line numbers, never values
     period: str | None = None  # the delivery period the validation was bound to (None: today)
     typed_file: TypedFile | None = field(default=None, repr=False)
+    memo_rows: MemoRows | None = field(default=None, repr=False)  # for the store's validation memo
 
     @property
     def source(self) -> str:
@@ -189,17 +191,20 @@ def type_text(f, text: pl.DataFrame, mapping: dict[str, str] | None = None) -> T
     return TypedFile(f, text, typed, failures)
 
 
-def parse_file(f: DeliveryFile, mapping: dict[str, str] | None = None, period: str | None = None) -> ParsedFile:
+def parse_file(f: DeliveryFile, mapping: dict[str, str] | None = None, period: str | None = None,
+               memo: ValidationMemo | None = None) -> ParsedFile:
     """Type the file, validate it against its suite for the delivery period (None: dates are
-    checked against today), and split its rows into those that load and the quarantine."""
-    return validate_typed(type_file(f, mapping), period)
+    checked against today), and split its rows into those that load and the quarantine. memo: the
+    store's validation memo (rows it knows skip the expectations they passed before)."""
+    return validate_typed(type_file(f, mapping), period, memo)
 
 
-def validate_typed(t: TypedFile, period: str | None) -> ParsedFile:
-    from ..validation import validate_file
+def validate_typed(t: TypedFile, period: str | None, memo: ValidationMemo | None = None) -> ParsedFile:
+    from ..validation.core import validate_file_memo
 
     f = t.file
-    failures, result = validate_file(f.source, f.name, f.sha256, t.typed, t.parse_failures, period)
+    failures, result, memo_rows = validate_file_memo(f.source, f.name, f.sha256, t.typed, t.parse_failures,
+                                                     period, memo)
     bad = failures.get_column(LINE_COL).unique().implode()
     good = t.typed.filter(~pl.col(LINE_COL).is_in(bad))
     rejects = failures.drop("seq")
@@ -218,6 +223,7 @@ def validate_typed(t: TypedFile, period: str | None) -> ParsedFile:
         rows_read=t.text.height,
         validation=result,
         period=period,
+        memo_rows=memo_rows,
         # Kept only for a file validated without a period (the Prefect flow's read tasks), which
         # for_period validates again: with a period, the text and typed frames go now (one file's
         # worth at a time, not the whole delivery's).

@@ -43,13 +43,15 @@ def columns_read(e: SuiteExpectation) -> list[str] | None:
 
 
 def run_suite(suite: Suite, typed: pl.DataFrame, period_end: date,
-              chunk_rows: int | None = None) -> dict[int, GxOutcome]:
-    """The suite's row-level expectations on the typed file: {seq: outcome}, as gx.run on the
-    whole file would give them."""
+              chunk_rows: int | None = None, only: frozenset[int] | None = None,
+              info_lines: bool = False) -> dict[int, GxOutcome]:
+    """The suite's row-level expectations (only: those seqs) on the typed file: {seq: outcome}, as
+    gx.run on the whole file would give them. info_lines: the failing lines of severity-info
+    expectations too (otherwise counted only)."""
     from .core import LINE, to_pandas
 
     chunk_rows = chunk_rows or CHUNK_ROWS
-    rows = suite.row_level
+    rows = [e for e in suite.row_level if only is None or e.seq in only]
     sliced = frozenset(e.seq for e in rows if row_wise(e))
     whole = [e for e in rows if e.seq not in sliced]
     out: dict[int, GxOutcome] = {}
@@ -58,16 +60,59 @@ def run_suite(suite: Suite, typed: pl.DataFrame, period_end: date,
         cols = (list(typed.columns) if any(c is None for c in wanted)
                 else [LINE] + sorted({c for cs in wanted for c in cs} - {LINE}, key=typed.columns.index))
         frame = to_pandas(typed.select(cols))
-        out.update((o.seq, o) for o in gx.run(suite, frame, period_end, frozenset(e.seq for e in whole)))
+        out.update((o.seq, o) for o in gx.run(suite, frame, period_end, frozenset(e.seq for e in whole), info_lines))
         del frame
     if sliced:
         parts: dict[int, list[GxOutcome]] = {}
         for offset in range(0, max(typed.height, 1), chunk_rows):  # an empty file: one empty slice
             frame = to_pandas(typed.slice(offset, chunk_rows))
-            for o in gx.run(suite, frame, period_end, sliced):
+            for o in gx.run(suite, frame, period_end, sliced, info_lines):
                 parts.setdefault(o.seq, []).append(o)
             del frame
         for seq, os_ in parts.items():
             out[seq] = GxOutcome(seq, all(o.success for o in os_), sum(o.element_count for o in os_),
                                  sum(o.unexpected_count for o in os_), sorted(x for o in os_ for x in o.lines))
     return out
+
+
+def run_suite_memo(suite: Suite, typed: pl.DataFrame, period_end: date, memoised: frozenset[int],
+                   failed: pl.Series | None, chunk_rows: int | None = None) -> tuple[dict[int, GxOutcome], pl.Series]:
+    """run_suite, with the memoised expectations (validation.memo) run only on the rows the memo
+    does not know (`failed` null; None: none known). A known row counts as evaluated, failing the
+    expectations `failed` lists for it, at its line in this file. Returns the outcomes (as
+    run_suite's on the whole file) and, per row, the memoised expectations it failed (memo.encode)."""
+    from .core import LINE
+    from .memo import decode, encode
+
+    severity = {e.seq: e.severity for e in suite.expectations}
+    seqs = frozenset(e.seq for e in suite.row_level)
+    memoised = memoised & seqs
+    out = run_suite(suite, typed, period_end, chunk_rows, only=seqs - memoised) if seqs - memoised else {}
+    lines = typed.get_column(LINE)
+    if not memoised:
+        return out, pl.Series("failed", [""] * typed.height, pl.String)
+    unknown = pl.Series([True] * typed.height) if failed is None else failed.is_null()
+    fresh = typed.filter(unknown)
+    n_known = typed.height - fresh.height
+    # The known rows' stored failures, at this file's line numbers.
+    known_fail: dict[int, list[int]] = {}
+    if failed is not None and n_known:
+        for line, f in zip(lines.filter(~unknown & (failed != "")).to_list(),
+                           failed.filter(~unknown & (failed != "")).to_list()):
+            for seq in decode(f):
+                known_fail.setdefault(seq, []).append(line)
+    by_line: dict[int, list[int]] = {}
+    for seq, o in run_suite(suite, fresh, period_end, chunk_rows, only=memoised, info_lines=True).items():
+        for line in o.lines:
+            by_line.setdefault(line, []).append(seq)
+        old = known_fail.get(seq, [])
+        all_lines = sorted(o.lines + old) if old else o.lines
+        out[seq] = GxOutcome(seq, o.success and not old, o.element_count + n_known, o.unexpected_count + len(old),
+                             [] if severity[seq] == "info" else all_lines)
+    fresh_failed = pl.Series("failed", [encode(by_line.get(line, ())) for line in fresh.get_column(LINE).to_list()],
+                             pl.String)
+    if failed is None:
+        return out, fresh_failed
+    merged = failed.clone()
+    merged = merged.scatter(unknown.arg_true(), fresh_failed) if fresh.height else merged
+    return out, merged.rename("failed")

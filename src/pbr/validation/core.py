@@ -13,7 +13,8 @@ import polars as pl
 from .. import calendar as cal
 from ..contract import sources
 from . import gx
-from .chunks import run_suite
+from .chunks import run_suite, run_suite_memo
+from .memo import MemoRows, ValidationMemo, memo_version, memoisable, row_hashes
 from .suites import PARSE_EXPECTATIONS, PARSE_REASONS, load_suite
 
 LINE = "__line"
@@ -81,7 +82,16 @@ def to_pandas(typed: pl.DataFrame):
 
 def validate_file(source: str, file_name: str, sha256: str, typed: pl.DataFrame, parse_failures: pl.DataFrame,
                   period: str | None) -> tuple[pl.DataFrame, FileValidation]:
-    """(quarantine entries: __line, column_name, reason, expectation, seq; the file's results).
+    """(quarantine entries: __line, column_name, reason, expectation, seq; the file's results)."""
+    failures, fv, _ = validate_file_memo(source, file_name, sha256, typed, parse_failures, period, None)
+    return failures, fv
+
+
+def validate_file_memo(source: str, file_name: str, sha256: str, typed: pl.DataFrame, parse_failures: pl.DataFrame,
+                       period: str | None, memo: ValidationMemo | None
+                       ) -> tuple[pl.DataFrame, FileValidation, MemoRows | None]:
+    """validate_file, with the validation memo (None: none read): rows it knows skip the memoised
+    expectations (same results); also returns this file's rows for the memo (None without one).
 
     parse_failures: __line, column_name, reason, expectation (pbr_parse_*) found while typing.
     A bad cell is reported once, charged to the first check that failed it (parse checks, then the
@@ -106,7 +116,15 @@ def validate_file(source: str, file_name: str, sha256: str, typed: pl.DataFrame,
             not lines, rows, len(lines), 0, lines))
     base = len(parse_cols)
 
-    results = run_suite(suite, typed, end) if suite.row_level else {}
+    memo_rows = None
+    if memo is not None and suite.row_level:
+        memoised = frozenset(e.seq for e in suite.row_level if memoisable(e))
+        version = memo_version(suite, memoised)
+        hashes = row_hashes(typed)
+        results, failed = run_suite_memo(suite, typed, end, memoised, memo.lookup(source, version, hashes))
+        memo_rows = MemoRows(source, version, hashes.with_columns(failed))
+    else:
+        results = run_suite(suite, typed, end) if suite.row_level else {}
     candidates = [parse_failures.select(
         pl.col(LINE).cast(pl.Int64), "column_name", "reason", "expectation",
         # (cast: with no typed columns, e.g. areas, an empty mapping keeps the String type)
@@ -157,4 +175,4 @@ def validate_file(source: str, file_name: str, sha256: str, typed: pl.DataFrame,
                         failures.get_column(LINE).n_unique(), 0.0, gx.gx_version() if suite.row_level else "",
                         outcomes)
     fv.seconds = time.perf_counter() - t0
-    return failures, fv
+    return failures, fv, memo_rows

@@ -127,13 +127,14 @@ def _check(suite: Suite, r) -> int:
     return seq
 
 
-def run(suite: Suite, frame, period_end: date, only: frozenset[int] | None = None) -> list[GxOutcome]:
+def run(suite: Suite, frame, period_end: date, only: frozenset[int] | None = None,
+        info_lines: bool = False) -> list[GxOutcome]:
     """Validate the pandas frame (index: the delivered line numbers, named __line) against the
     suite's row-level expectations (only: those seqs), with suite parameter period_end.
 
     Passes keep the common case cheap: every expectation with result format BOOLEAN_ONLY, then only
     the failed ones with COMPLETE (for unexpected_index_list, i.e. the failing rows' lines), or
-    SUMMARY for severity info (counted only)."""
+    SUMMARY for severity info (counted only, unless info_lines)."""
     out = {}
     with _lock:
         bd = _batch_definition()
@@ -145,7 +146,7 @@ def run(suite: Suite, frame, period_end: date, only: frozenset[int] | None = Non
             else:
                 failed.append(seq)
         severity = {e.seq: e.severity for e in suite.expectations}
-        lined = frozenset(s for s in failed if severity[s] != "info")
+        lined = frozenset(s for s in failed if info_lines or severity[s] != "info")
         counted = frozenset(failed) - lined  # info: counts only, no line list to build
         for only, fmt in ((lined, "COMPLETE"), (counted, "SUMMARY")):
             if not only:

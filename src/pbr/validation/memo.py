@@ -1,0 +1,142 @@
+"""The validation memo: rows whose Great Expectations verdict is already known (issue 9).
+
+Deliveries are full snapshots of a rolling window: about 95 % of a month's rows were delivered,
+byte for byte, the month before. Most of a suite's row-level expectations judge a row on its own
+values alone (chunks.ROW_WISE, no `mostly`) and take no suite parameter: their verdict on a row is
+a pure function of the row's typed values. The store keeps, per source, a 128-bit hash of each
+typed row of the latest delivery and the memoised expectations that row failed ('' for none):
+
+    validation_memo(source, version, h1, h2, failed)
+
+- version: a hash of the suite file, the memoised expectations, this module's MEMO_VERSION and
+  the Great Expectations and polars versions (polars' row hash is stable within a version only),
+  so a change to any of them makes the stored rows stale (deleted at the next refresh).
+
+A refresh reads the memo (read-only, before it reads the delivery), runs the memoised expectations
+on the rows it does not know, and every other row-level expectation (uniqueness, `mostly`, dates
+bounded by the delivery period) on every row, as before. A known row counts as evaluated, with the
+verdicts stored for it, at its line in this delivery: the file's results, quarantine and report
+are the same with the memo warm, empty or absent (tests/test_validation_memo.py,
+tests/test_refresh_incremental.py). The refresh then replaces each delivered source's rows with
+this delivery's, inside its transaction.
+
+Hashes only: no value is stored. They are still derived from personal data, so `pbr purge`
+empties the table (the next refresh validates every row again)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from importlib.metadata import version as package_version
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from .suites import Suite, SuiteExpectation
+
+MEMO_VERSION = 1
+TABLE = "validation_memo"
+DDL = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
+    source VARCHAR NOT NULL, version VARCHAR NOT NULL, h1 UBIGINT NOT NULL, h2 UBIGINT NOT NULL,
+    failed VARCHAR NOT NULL)"""
+LINE = "__line"
+# Two 64-bit row hashes (polars' hash_rows with two seeds): a 128-bit key, so that a changed row
+# passing for a known one is out of reach in practice.
+_SEEDS = (0x5EED_0001, 0x0DD5_0002)
+
+
+def memoisable(e: SuiteExpectation) -> bool:
+    """A row-level expectation whose verdict on a row is that row's values alone: row-wise and
+    with no suite parameter ($PARAMETER, e.g. period_end) in its arguments."""
+    from .chunks import row_wise
+    return row_wise(e) and "$PARAMETER" not in repr(e.kwargs)
+
+
+def memo_version(suite: Suite, seqs: frozenset[int]) -> str:
+    text = "\n".join([str(MEMO_VERSION), suite.sha256, ",".join(map(str, sorted(seqs))),
+                      package_version("great_expectations"), pl.__version__])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def row_hashes(typed: pl.DataFrame) -> pl.DataFrame:
+    """h1, h2 of each typed row (every column but the line number), in row order."""
+    values = typed.drop(LINE)
+    return pl.DataFrame({"h1": values.hash_rows(_SEEDS[0]), "h2": values.hash_rows(_SEEDS[1])})
+
+
+def encode(seqs) -> str:
+    return ",".join(str(s) for s in sorted(seqs))
+
+
+def decode(failed: str) -> list[int]:
+    return [int(s) for s in failed.split(",")] if failed else []
+
+
+@dataclass
+class MemoRows:
+    """A file's rows for the memo: h1, h2 and failed (the memoised expectations the row failed)."""
+    source: str
+    version: str
+    rows: pl.DataFrame
+
+
+@dataclass
+class ValidationMemo:
+    """The stored memo, read once before a delivery is validated: {source: (version, rows)}."""
+    stored: dict[str, tuple[str, pl.DataFrame]] = field(default_factory=dict)
+
+    def lookup(self, source: str, version: str, hashes: pl.DataFrame) -> pl.Series | None:
+        """Per row, the memoised expectations it failed when last validated ('' none; null: not
+        known); None when nothing is stored for this source and version."""
+        got = self.stored.get(source)
+        if got is None or got[0] != version or got[1].height == 0:
+            return None
+        return (hashes.join(got[1].unique(["h1", "h2"]), on=["h1", "h2"], how="left", maintain_order="left")
+                .get_column("failed"))
+
+
+def load(db: Path | None) -> ValidationMemo:
+    """The store's memo (empty when there is no store or no memo yet). Opens the store read-only and
+    closes it again: the refresh opens it for writing only after the delivery is read."""
+    if db is None or not Path(db).exists():
+        return ValidationMemo()
+    try:
+        con = duckdb.connect(str(db), read_only=True)
+    except duckdb.Error:  # locked by another writer, or unreadable: the refresh's own open says why
+        return ValidationMemo()
+    try:
+        if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary",
+                           [TABLE]).fetchall()[0][0]:
+            return ValidationMemo()
+        if "failed" not in {r[0] for r in con.execute(f"DESCRIBE {TABLE}").fetchall()}:
+            return ValidationMemo()  # an older layout: rebuilt by the next refresh
+        frame = con.sql(f"SELECT source, version, h1, h2, failed FROM {TABLE}").pl()
+    finally:
+        con.close()
+    return ValidationMemo({source: (g.get_column("version")[0], g.select("h1", "h2", "failed"))
+                           for (source,), g in frame.partition_by("source", as_dict=True).items()})
+
+
+def save(con: duckdb.DuckDBPyConnection, rows: list[MemoRows]) -> int:
+    """Replace each source's rows with this delivery's (the refresh's transaction); other versions
+    go. Returns the rows stored."""
+    con.execute(DDL)
+    stored = 0
+    for r in rows:
+        con.execute(f"DELETE FROM {TABLE} WHERE source = ?", [r.source])
+        frame = r.rows.unique(["h1", "h2"])
+        con.register("_validation_memo_rows", frame)
+        try:
+            con.execute(f"INSERT INTO {TABLE} SELECT ?, ?, h1, h2, failed FROM _validation_memo_rows",
+                        [r.source, r.version])
+        finally:
+            con.unregister("_validation_memo_rows")
+        stored += frame.height
+    return stored
+
+
+def clear(con: duckdb.DuckDBPyConnection) -> None:
+    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary",
+                   [TABLE]).fetchall()[0][0]:
+        con.execute(f"DELETE FROM {TABLE}")
