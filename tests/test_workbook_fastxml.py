@@ -17,7 +17,7 @@ VALUES = [
     "=1+1", "+44 20", "-5", "@SUM(A1)", "\tTAB", "\rCR first", " leading space", "trailing space ",
     "trailing tab\t", "", "ünïcödé – £ €", "x" * 40000, "]]>", "a\u00a0b",
     0, 1, -7, 10**17, 2**63 - 1, 0.1, -2.5, 1e-20, 1e300, float("nan"), float("inf"), float("-inf"),
-    True, False, None, Decimal("3.14"), date(2015, 3, 1), datetime(2015, 3, 1, 12, 30, 5),
+    True, False, None, "#N/A", "#DIV/0!", "=", "x=1", Decimal("3.14"), date(2015, 3, 1), datetime(2015, 3, 1, 12, 30, 5),
     Money(Decimal("1234.5")), Money(None), Pct(0.4), Pct(None), Formula("=SUM(1,2)"), object.__name__,
 ]
 
@@ -66,3 +66,17 @@ def test_fast_writer_is_used_and_restored(monkeypatch):
     ws = load_workbook(io.BytesIO(buf.getvalue()))["T"]
     assert [c.value for c in ws[2]] == ["text", 1.5]
     assert [c.value for c in ws[3]] == ["more", True]
+
+
+def test_text_openpyxl_refuses_is_refused_by_the_fast_writer_too():
+    from openpyxl.utils.exceptions import IllegalCharacterError
+
+    for fast in (False, True):
+        wb = Workbook(write_only=True)
+        original = cells.fast_cells
+        cells.fast_cells = fastxml.fast_cells if fast else contextlib.nullcontext
+        try:
+            with __import__("pytest").raises(IllegalCharacterError):
+                table_sheet(wb, "T", ["a"], [["ok"], ["bell\x07inside"]])
+        finally:
+            cells.fast_cells = original

@@ -1,8 +1,9 @@
 """A faster writer for the common cells of big write-only sheets.
 
-openpyxl writes each cell (and each row) by building an ElementTree element and serialising it
-through et_xmlfile, which is most of a big workbook's writing time. `fast_cells()` swaps in a writer that
-emits the same bytes directly for the plain cases (non-empty text without surrounding whitespace,
+openpyxl binds each appended value to a cell (type inference, string checks) and writes each cell
+and row by building an ElementTree element and serialising it through et_xmlfile: most of a big
+workbook's writing time. `fast_cells()` swaps in a writer that emits the same bytes directly for
+the plain cases (non-empty text without surrounding whitespace,
 finite numbers, booleans; styled or not) and hands every other cell (formulas, rich text, dates,
 hyperlinks, text needing xml:space, NaN...) to openpyxl's own writer. Text is escaped with the very
 function ElementTree uses (`_escape_cdata`: & < > only; a CR stays a raw CR, as before), so the
@@ -14,12 +15,18 @@ import contextlib
 from math import isfinite
 from xml.etree.ElementTree import _escape_cdata
 
+from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.cell import _writer as cell_writer
+from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
 from openpyxl.comments.comment_sheet import CommentRecord
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet import _write_only as write_only
 from openpyxl.worksheet import _writer as sheet_writer
 
 _ORIGINAL = cell_writer.write_cell
 _ORIGINAL_ROW = sheet_writer.WorksheetWriter.write_row
+_ORIGINAL_VALUES = write_only.WriteOnlyWorksheet._values_to_row
+_LETTERS = [get_column_letter(i) for i in range(1, 200)]
 
 
 def write_cell(xf, worksheet, cell, styled=None):
@@ -44,34 +51,97 @@ def write_cell(xf, worksheet, cell, styled=None):
     return _ORIGINAL(xf, worksheet, cell, styled)
 
 
+class _Values(list):
+    """An appended row's values, handed from `values_to_row` to `write_row` unbound."""
+
+
+def values_to_row(self, values, row_idx):
+    """WriteOnlyWorksheet._values_to_row, deferred: openpyxl binds every value to a reused cell
+    (type inference, string checks) before writing it; `write_row` writes the plain values
+    directly and binds the others exactly as openpyxl would."""
+    return _Values(values)
+
+
+def _bound(ws, value, col_idx: int, row_idx: int) -> Cell:
+    """The cell openpyxl's _values_to_row gives for a value (a fresh one where it reuses a cell:
+    the same type, style and text)."""
+    if isinstance(value, Cell):
+        cell = value
+    else:
+        cell = WriteOnlyCell(ws)
+        cell.value = value
+    cell.column = col_idx
+    cell.row = row_idx
+    if cell.hyperlink is not None:
+        cell.hyperlink.ref = cell.coordinate
+    return cell
+
+
+def _plain_xml(value, ref: str) -> str | None:
+    """The cell XML openpyxl writes for an unstyled plain value, or None when it is not plain:
+    text it would store as text (not a formula or error code, no illegal character, no
+    surrounding whitespace, which needs xml:space), finite floats and booleans."""
+    t = type(value)
+    if t is str:
+        text = value[:32767]
+        if (not text or text[0].isspace() or text[-1].isspace() or (len(text) > 1 and text[0] == "=")
+                or text in ERROR_CODES or ILLEGAL_CHARACTERS_RE.search(text)):
+            return None
+        return f'<c r="{ref}" t="inlineStr"><is><t>{_escape_cdata(text)}</t></is></c>'
+    if t is float:
+        return f'<c r="{ref}" t="n"><v>{"%.16g" % value}</v></c>' if isfinite(value) else None
+    if t is bool:
+        return f'<c r="{ref}" t="b"><v>{"%.16g" % value}</v></c>'
+    return None
+
+
 def write_row(self, xf, row, row_idx):
     """openpyxl's WorksheetWriter.write_row without an ElementTree element per row: the same
     `<row r="n">` ... `</row>` (a row with no cells too), the same cells skipped. A row with
     dimensions (height, style) goes to openpyxl's own. (`row` may be a generator: one pass.)"""
-    if row_idx in self.ws.row_dimensions:
+    ws = self.ws
+    if row_idx in ws.row_dimensions:
+        if isinstance(row, _Values):
+            row = _ORIGINAL_VALUES(ws, row, row_idx)
         return _ORIGINAL_ROW(self, xf, row, row_idx)
     xf._file(f'<row r="{row_idx}">')
-    ws = self.ws
-    for c in row:
+    if isinstance(row, _Values):
+        n = str(row_idx)
+        for col_idx, value in enumerate(row, 1):
+            if value is None:
+                continue
+            text = _plain_xml(value, (_LETTERS[col_idx - 1] if col_idx < 200 else get_column_letter(col_idx)) + n)
+            if text is not None:
+                xf._file(text)
+            else:
+                _write_cells(xf, ws, (_bound(ws, value, col_idx, row_idx),))
+    else:
+        _write_cells(xf, ws, row)
+    xf._file("</row>")
+    return None
+
+
+def _write_cells(xf, ws, cells) -> None:
+    for c in cells:
         if c._comment is not None:
             ws._comments.append(CommentRecord.from_cell(c))
         styled = c.has_style
         if c._value is None and not styled and not c._comment:
             continue
         write_cell(xf, ws, c, styled)
-    xf._file("</row>")
-    return None
 
 
 @contextlib.contextmanager
 def fast_cells():
-    """Within the block, openpyxl's sheet writer uses `write_cell` and `write_row` above
-    (restored after)."""
-    previous, previous_row = sheet_writer.write_cell, sheet_writer.WorksheetWriter.write_row
+    """Within the block, openpyxl's write-only sheets use `values_to_row`, `write_row` and
+    `write_cell` above (restored after)."""
+    previous = (sheet_writer.write_cell, sheet_writer.WorksheetWriter.write_row,
+                write_only.WriteOnlyWorksheet._values_to_row)
     sheet_writer.write_cell = write_cell
     sheet_writer.WorksheetWriter.write_row = write_row
+    write_only.WriteOnlyWorksheet._values_to_row = values_to_row
     try:
         yield
     finally:
-        sheet_writer.write_cell = previous
-        sheet_writer.WorksheetWriter.write_row = previous_row
+        (sheet_writer.write_cell, sheet_writer.WorksheetWriter.write_row,
+         write_only.WriteOnlyWorksheet._values_to_row) = previous
