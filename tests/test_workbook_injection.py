@@ -18,6 +18,8 @@ from openpyxl import Workbook, load_workbook
 
 from builders import asb, attendance, benefit, intervention, person, write_delivery
 from pbr.cli import main
+
+SAMPLE_2025_10 = Path(__file__).resolve().parents[1] / "data" / "sample" / "deliveries" / "2025-10"
 from pbr.workbooks.cells import DANGEROUS_START, Formula, cell
 from spreadsheet import all_cells, recalculate, sheet_rows
 
@@ -118,3 +120,44 @@ def test_cell_writer_unit(tmp_path):
     assert got[len(hostile) + 1].is_date and got[len(hostile) + 2].value == 5
     with pytest.raises(ValueError):
         Formula("SUM(A1)")
+
+
+def test_control_characters_are_shown_not_fatal(tmp_path):
+    """A control character a workbook cannot store (delivered text may hold one) is written as
+    U+FFFD, in table rows and single cells alike; openpyxl used to refuse the value, quoting it,
+    and the refresh failed."""
+    from pbr.workbooks.cells import table_sheet
+
+    wb = Workbook(write_only=True)
+    table_sheet(wb, "T", ["case_ref", "n"], [["TF1\x07", 1.5], ["\x01=x", 2.0], ["ok\tok", 3.0]])
+    ws = wb.create_sheet("c")
+    ws.append([cell(ws, "a\x0bb"), cell(ws, "tab\tand\nline")])
+    wb.save(tmp_path / "t.xlsx")
+    back = load_workbook(tmp_path / "t.xlsx")
+    assert [r[0].value for r in back["T"].iter_rows(min_row=2)] == ["TF1\ufffd", "\ufffd=x", "ok\tok"]
+    assert [c.value for c in back["c"][1]] == ["a\ufffdb", "tab\tand\nline"]
+
+
+def test_a_refresh_with_a_control_character_in_a_case_ref_writes_its_workbooks(tmp_path):
+    import csv
+    import shutil
+
+    from pbr.refresh import refresh
+
+    delivery = tmp_path / "d"
+    shutil.copytree(SAMPLE_2025_10, delivery)
+    path = delivery / "interventions.csv"
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    i = rows[0].index("case_ref")
+    for r in rows[1:]:
+        r[i] += "\x07"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(rows)
+    result = refresh("2025-10", delivery, tmp_path / "s.duckdb", tmp_path / "out")
+    cohort = load_workbook(result.out_dir / "cohort.xlsx")["Cohort"]
+    refs = [c.value for c in next(cohort.iter_cols(min_row=2, min_col=[c.value for c in cohort[1]].index("case_ref") + 1,
+                                                   max_col=[c.value for c in cohort[1]].index("case_ref") + 1))]
+    assert any(r and r.endswith("\ufffd") for r in refs)
+    with open(result.out_dir / "cohort.csv", newline="", encoding="utf-8") as fh:
+        assert any(r["case_ref"].endswith("\x07") for r in csv.DictReader(fh) if r["case_ref"])

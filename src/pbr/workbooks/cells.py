@@ -14,6 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
@@ -58,6 +59,14 @@ def is_dangerous(text: str) -> bool:
     return text.startswith(DANGEROUS_START)
 
 
+def workbook_text(value: str) -> str:
+    """Text as a cell can hold it: at most MAX_TEXT characters, and each control character a
+    workbook cannot store (delivered text may hold one: openpyxl refuses it, quoting the value,
+    and the whole refresh failed) shown as U+FFFD. The CSV outputs keep the text as delivered."""
+    text = value[:MAX_TEXT]
+    return ILLEGAL_CHARACTERS_RE.sub("\ufffd", text) if ILLEGAL_CHARACTERS_RE.search(text) else text
+
+
 def cell(ws: Worksheet, value, number_format: str | None = None, bold: bool = False) -> WriteOnlyCell:
     """A write-only cell holding `value` safely."""
     if isinstance(value, Money):
@@ -69,7 +78,7 @@ def cell(ws: Worksheet, value, number_format: str | None = None, bold: bool = Fa
     elif isinstance(value, Formula):
         c = WriteOnlyCell(ws, value=value.text)
     elif isinstance(value, str):
-        text = value[:MAX_TEXT]
+        text = workbook_text(value)
         c = WriteOnlyCell(ws, value=None)
         c.value = text
         c.data_type = "s"  # never "f", whatever the text starts with
@@ -120,7 +129,7 @@ def _is_plain(v) -> bool:
 
 
 def _plain(v):
-    return v[:MAX_TEXT] if type(v) is str else v
+    return workbook_text(v) if type(v) is str else v
 
 
 def as_date(v):
