@@ -31,6 +31,8 @@ from pbr.ingest.sources import load_sources
 from pbr.refresh import apply_delivery, delivery_files, delivery_origin
 from pbr.rulebook import load_rulebook
 from pbr.store import StoreBusy
+from pbr.validation import gx
+from pbr.validation import memo as validation_memo
 
 Period = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
 
@@ -42,15 +44,16 @@ def previous_period(today: date | None = None) -> str:
 
 @task(name="read-delivery-file", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE, persist_result=False,
       retry_condition_fn=lambda task, run, state: isinstance(state.result(raise_on_failure=False), OSError))
-def read_file(f, mapping: dict[str, str] | None):
-    return parse_file(f, mapping)
+def read_file(f, mapping: dict[str, str] | None, period: str, memo=None):
+    # Validated for the period here, with the store's validation memo (not again in apply).
+    return parse_file(f, mapping, period, memo)
 
 
 @task(name="read-database-source", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE, persist_result=False,
       retry_condition_fn=lambda task, run, state: isinstance(state.result(raise_on_failure=False), DatabaseUnreachable))
-def read_source(spec, mapping: dict[str, str] | None, period: str):
+def read_source(spec, mapping: dict[str, str] | None, period: str, memo=None):
     # Validated for the period here (not re-validated in apply): a query may use :period_end.
-    return parse_source(spec, mapping, period)
+    return parse_source(spec, mapping, period, memo)
 
 
 def _as_task(name: str, fn, run) -> None:
@@ -117,8 +120,11 @@ def monthly_refresh(
     files = delivery_files(Path(extracts) if extracts else None, sources_file)
     specs = list(sources_file.sources.values()) if sources_file else []
     logger.info("refresh %s: %d delivery files, %d database sources", period, len(files), len(specs))
-    futures = [read_file.submit(f, conf.column_mappings.get(f.source)) for f in files]
-    futures += [read_source.submit(s, conf.column_mappings.get(s.source), period) for s in specs]
+    if files or specs:
+        gx.preload()  # Great Expectations loads while the files are read
+    memo = validation_memo.load(Path(db))  # read-only, closed again before the tasks run
+    futures = [read_file.submit(f, conf.column_mappings.get(f.source), period, memo) for f in files]
+    futures += [read_source.submit(s, conf.column_mappings.get(s.source), period, memo) for s in specs]
     parsed, errors = [], []
     for fut in futures:
         try:

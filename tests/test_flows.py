@@ -191,3 +191,36 @@ def test_flow_with_identities_adds_the_people_sheet_and_keeps_artifacts_counts_o
     text = " ".join(str(a.data) for a in arts) + " ".join(log.message for log in logs)
     for secret in ("Quennell", "Harriet", "QQ123456C", "1984-02-03"):
         assert secret not in text
+
+
+def test_flow_validates_each_file_once_for_the_period_with_the_stores_memo(tmp_path, prefect_harness, monkeypatch):
+    """The read tasks validate for the flow's period with the validation memo the store holds
+    (the apply step then keeps their results: no second validation)."""
+    import duckdb
+
+    from flows.monthly_refresh import monthly_refresh
+    from pbr.ingest import parse
+    from pbr.validation import memo as vm
+
+    calls: list[tuple[str, str | None, bool]] = []
+    real = parse.validate_typed
+
+    def spy(t, period, memo=None):
+        calls.append((t.file.source, period, memo is not None and bool(memo.stored)))
+        return real(t, period, memo)
+
+    monkeypatch.setattr(parse, "validate_typed", spy)
+    extracts = _delivery(tmp_path / "in")
+    db = tmp_path / "flow.duckdb"
+    for period in ("2026-01", "2026-02"):
+        monthly_refresh(extracts=str(extracts), db=str(db), out=str(tmp_path / "out"), period=period)
+    sources = sorted(f.stem for f in extracts.iterdir())
+    first, second = calls[:len(sources)], calls[len(sources):]
+    assert sorted(c[0] for c in first) == sorted(c[0] for c in second) == sources  # once each, per run
+    assert {c[1] for c in first} == {"2026-01"} and {c[1] for c in second} == {"2026-02"}
+    assert not any(c[2] for c in first) and all(c[2] for c in second)  # the second run had the memo
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        assert {r[0] for r in con.execute(f"SELECT DISTINCT source FROM {vm.TABLE}").fetchall()} == set(sources)
+    finally:
+        con.close()
