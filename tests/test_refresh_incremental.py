@@ -111,14 +111,20 @@ def test_a_warm_refresh_derives_only_new_values_and_stale_versions_go(runs, tmp_
         con.close()
 
 
-def test_purge_empties_the_memo(runs, tmp_path):
+def test_purge_empties_both_memos(runs, tmp_path):
     _gen, warm, _cold = runs
     db = tmp_path / "store.duckdb"
     shutil.copy(warm / "store.duckdb", db)
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        assert con.execute(f"SELECT count(*) FROM {validation_memo.TABLE}").fetchall()[0][0] > 0
+    finally:
+        con.close()
     purge(db, date(2015, 2, 1))
     con = duckdb.connect(str(db), read_only=True)
     try:
         assert con.execute(f"SELECT count(*) FROM {memo.TABLE}").fetchall()[0][0] == 0
+        assert con.execute(f"SELECT count(*) FROM {validation_memo.TABLE}").fetchall()[0][0] == 0
     finally:
         con.close()
 
