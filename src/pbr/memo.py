@@ -29,6 +29,7 @@ import hashlib
 import duckdb
 
 from .sqlfiles import read_sql
+from .store import has_table
 
 MEMO_VERSION = 1
 TABLE = "derive_memo"
@@ -52,17 +53,12 @@ def version() -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def _has_table(con: duckdb.DuckDBPyConnection) -> bool:
-    return con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary",
-                       [TABLE]).fetchall()[0][0] > 0
-
-
 def prepare(con: duckdb.DuckDBPyConnection, persist: bool = True) -> dict[str, dict[str, int]]:
     """Build the memo_* temp tables (needs identity_raw and the macros). persist: the refresh, as
     the store's writer, keeps the values it derived; a read-only caller (the review tool) only
     reads what is stored. Returns {kind: {"inputs": n, "derived": n}}."""
     v = version()
-    stored = _has_table(con)
+    stored = has_table(con, TABLE)
     if persist:
         con.execute(DDL)
         con.execute(f"DELETE FROM {TABLE} WHERE version <> ?", [v])  # made by other code: stale
@@ -93,6 +89,6 @@ def prepare(con: duckdb.DuckDBPyConnection, persist: bool = True) -> dict[str, d
 
 def clear(con: duckdb.DuckDBPyConnection) -> int:
     """Empty the memo (purge: it holds names and addresses); returns the rows deleted."""
-    if not _has_table(con):
+    if not has_table(con, TABLE):
         return 0
     return con.execute(f"DELETE FROM {TABLE}").fetchall()[0][0]

@@ -10,7 +10,8 @@ typed row of the latest delivery and the memoised expectations that row failed (
 
 - version: a hash of the suite file, the memoised expectations, this module's MEMO_VERSION and
   the Great Expectations and polars versions (polars' row hash is stable within a version only),
-  so a change to any of them makes the stored rows stale (deleted at the next refresh).
+  so a change to any of them makes the stored rows stale: ignored, and replaced when their
+  source is next delivered.
 
 A refresh reads the memo (read-only, before it reads the delivery), runs the memoised expectations
 on the rows it does not know, and every other row-level expectation (uniqueness, `mostly`, dates
@@ -33,6 +34,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from ..store import has_table
 from .suites import Suite, SuiteExpectation
 
 MEMO_VERSION = 1
@@ -106,11 +108,8 @@ def load(db: Path | None) -> ValidationMemo:
     except duckdb.Error:  # locked by another writer, or unreadable: the refresh's own open says why
         return ValidationMemo()
     try:
-        if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary",
-                           [TABLE]).fetchall()[0][0]:
+        if not has_table(con, TABLE):
             return ValidationMemo()
-        if "failed" not in {r[0] for r in con.execute(f"DESCRIBE {TABLE}").fetchall()}:
-            return ValidationMemo()  # an older layout: rebuilt by the next refresh
         frame = con.sql(f"SELECT source, version, h1, h2, failed FROM {TABLE}").pl()
     finally:
         con.close()
@@ -137,6 +136,5 @@ def save(con: duckdb.DuckDBPyConnection, rows: list[MemoRows]) -> int:
 
 
 def clear(con: duckdb.DuckDBPyConnection) -> None:
-    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary",
-                   [TABLE]).fetchall()[0][0]:
+    if has_table(con, TABLE):
         con.execute(f"DELETE FROM {TABLE}")
