@@ -31,7 +31,7 @@ from pbr.ingest.sources import load_sources
 from pbr.refresh import apply_delivery, delivery_files, delivery_origin
 from pbr.rulebook import load_rulebook
 from pbr.store import StoreBusy
-from pbr.validation import gx
+from pbr.validation import worker as validation_worker
 from pbr.validation import memo as validation_memo
 
 Period = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
@@ -121,7 +121,7 @@ def monthly_refresh(
     specs = list(sources_file.sources.values()) if sources_file else []
     logger.info("refresh %s: %d delivery files, %d database sources", period, len(files), len(specs))
     if files or specs:
-        gx.preload()  # Great Expectations loads while the files are read
+        validation_worker.start()  # Great Expectations loads (in its worker) while the files are read
     memo = validation_memo.load(Path(db))  # read-only, closed again before the tasks run
     futures = [read_file.submit(f, conf.column_mappings.get(f.source), period, memo) for f in files]
     futures += [read_source.submit(s, conf.column_mappings.get(s.source), period, memo) for s in specs]

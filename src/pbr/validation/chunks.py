@@ -14,7 +14,7 @@ from datetime import date
 
 import polars as pl
 
-from . import gx
+from . import gx, worker
 from .gx import GxOutcome
 from .suites import Suite, SuiteExpectation
 
@@ -36,7 +36,10 @@ def row_wise(e: SuiteExpectation) -> bool:
 
 
 def columns_read(e: SuiteExpectation) -> list[str] | None:
-    """The columns an expectation reads, from its kwargs; None when they cannot be told."""
+    """The columns an expectation reads, from its kwargs; None when they cannot be told (a row
+    condition names its columns in an expression)."""
+    if e.kwargs.get("row_condition"):
+        return None
     cols = [str(e.kwargs[k]) for k in _COLUMN_KWARGS if e.kwargs.get(k)]
     cols += [str(c) for c in e.kwargs.get("column_list") or []]
     return cols or None
@@ -47,32 +50,50 @@ def run_suite(suite: Suite, typed: pl.DataFrame, period_end: date,
               info_lines: bool = False) -> dict[int, GxOutcome]:
     """The suite's row-level expectations (only: those seqs) on the typed file: {seq: outcome}, as
     gx.run on the whole file would give them. info_lines: the failing lines of severity-info
-    expectations too (otherwise counted only)."""
-    from .core import LINE, to_pandas
-
+    expectations too (otherwise counted only). GX runs in the validation worker (worker.py): each
+    frame goes over with only the columns its expectations read, a slice at a time."""
     chunk_rows = chunk_rows or CHUNK_ROWS
     rows = [e for e in suite.row_level if only is None or e.seq in only]
-    sliced = frozenset(e.seq for e in rows if row_wise(e))
-    whole = [e for e in rows if e.seq not in sliced]
+    sliced = [e for e in rows if row_wise(e)]
+    whole = [e for e in rows if not row_wise(e)]
     out: dict[int, GxOutcome] = {}
     if whole:
-        wanted = [columns_read(e) for e in whole]
-        cols = (list(typed.columns) if any(c is None for c in wanted)
-                else [LINE] + sorted({c for cs in wanted for c in cs} - {LINE}, key=typed.columns.index))
-        frame = to_pandas(typed.select(cols))
-        out.update((o.seq, o) for o in gx.run(suite, frame, period_end, frozenset(e.seq for e in whole), info_lines))
+        frame = typed.select(_columns(typed, whole))
+        out.update((o.seq, o) for o in worker.call(run_frame, suite, frame, period_end,
+                                                   frozenset(e.seq for e in whole), info_lines))
         del frame
     if sliced:
+        cols, seqs = _columns(typed, sliced), frozenset(e.seq for e in sliced)
         parts: dict[int, list[GxOutcome]] = {}
         for offset in range(0, max(typed.height, 1), chunk_rows):  # an empty file: one empty slice
-            frame = to_pandas(typed.slice(offset, chunk_rows))
-            for o in gx.run(suite, frame, period_end, sliced, info_lines):
+            frame = typed.slice(offset, chunk_rows).select(cols)
+            for o in worker.call(run_frame, suite, frame, period_end, seqs, info_lines):
                 parts.setdefault(o.seq, []).append(o)
             del frame
         for seq, os_ in parts.items():
             out[seq] = GxOutcome(seq, all(o.success for o in os_), sum(o.element_count for o in os_),
                                  sum(o.unexpected_count for o in os_), sorted(x for o in os_ for x in o.lines))
     return out
+
+
+def _columns(typed: pl.DataFrame, exps: list[SuiteExpectation]) -> list[str]:
+    """The line number and the columns the expectations read, in the file's order (all of them
+    when one cannot be told)."""
+    from .core import LINE
+
+    wanted = [columns_read(e) for e in exps]
+    if any(c is None for c in wanted):
+        return list(typed.columns)
+    keep = {LINE} | {c for cs in wanted for c in cs}
+    return [c for c in typed.columns if c in keep]
+
+
+def run_frame(suite: Suite, frame: pl.DataFrame, period_end: date, only: frozenset[int],
+              info_lines: bool) -> list[GxOutcome]:
+    """gx.run on the frame as pandas (the worker's side)."""
+    from .core import to_pandas
+
+    return gx.run(suite, to_pandas(frame), period_end, only, info_lines)
 
 
 def run_suite_memo(suite: Suite, typed: pl.DataFrame, period_end: date, memoised: frozenset[int],

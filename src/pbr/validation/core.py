@@ -5,6 +5,7 @@ per-expectation results (counts and line numbers, never values)."""
 from __future__ import annotations
 
 import time
+from importlib.metadata import version as package_version
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
@@ -12,7 +13,7 @@ import polars as pl
 
 from .. import calendar as cal
 from ..contract import sources
-from . import gx
+from . import worker
 from .chunks import run_suite, run_suite_memo
 from .memo import MemoRows, ValidationMemo, memo_version, memoisable, row_hashes
 from .suites import PARSE_EXPECTATIONS, PARSE_REASONS, load_suite
@@ -98,7 +99,7 @@ def validate_file_memo(source: str, file_name: str, sha256: str, typed: pl.DataF
     suite's order); a row with any critical failure goes to the quarantine whole."""
     suite = load_suite(source)
     if suite.row_level:
-        gx.gx_version()  # imports GX once per process: not part of this file's validation time
+        worker.ready()  # GX imported (once per worker): not part of this file's validation time
     t0 = time.perf_counter()
     end = period_end_of(period)
     src = sources()[source]
@@ -172,7 +173,7 @@ def validate_file_memo(source: str, file_name: str, sha256: str, typed: pl.DataF
     for o in outcomes:
         o.rows_quarantined = int(charged.get(o.seq, 0))
     fv = FileValidation(source, file_name, sha256, suite.name, suite.sha256, period, end, rows,
-                        failures.get_column(LINE).n_unique(), 0.0, gx.gx_version() if suite.row_level else "",
+                        failures.get_column(LINE).n_unique(), 0.0, package_version("great_expectations") if suite.row_level else "",
                         outcomes)
     fv.seconds = time.perf_counter() - t0
     return failures, fv, memo_rows

@@ -1,0 +1,107 @@
+"""Great Expectations in a process of its own.
+
+Importing GX takes ~2.5 s of pure Python, and running a suite is pandas and Python too: in the
+refresh's own process both held the interpreter lock while the delivery was being read, so a
+2-core machine did them one after the other. A worker process (started with `spawn`: a fresh
+interpreter, safe beside polars' and DuckDB's threads) imports GX on the other core while the
+first file is read, and runs the suites there. The files' typed frames go over as Arrow IPC (only
+the columns the expectations read), the outcomes (counts and line numbers) come back; the refresh
+process never imports GX or pandas.
+
+One worker per process, shared by every caller (the Prefect flow's read tasks validate from
+threads: their suites queue on it, as they queued on GX's lock before). `stop` ends it and reports
+its peak memory; a refresh of a large delivery stops it once the files are validated, so its
+memory goes back before linking (refresh.release_validation_worker).
+
+PBR_GX_WORKER=0 runs GX in this process instead (as before; tests that instrument GX use it)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Callable
+
+from ..errors import PbrError
+
+_lock = threading.Lock()
+_pool: ProcessPoolExecutor | None = None
+_warm: Future | None = None
+
+
+def enabled() -> bool:
+    return os.environ.get("PBR_GX_WORKER", "1").strip() not in ("0", "false", "no", "off")
+
+
+def _warm_up() -> str:
+    from . import gx
+    return gx.gx_version()
+
+
+def _peak_mb() -> float:
+    """This process's peak resident memory (VmHWM), MB; 0 where /proc is not there."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def start() -> None:
+    """Start the worker, and its GX import, unless it runs (in-process mode: GX's own background
+    import, gx.preload)."""
+    global _pool, _warm
+    if not enabled():
+        from . import gx
+        gx.preload()
+        return
+    with _lock:
+        if _pool is None:
+            _pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            _warm = _pool.submit(_warm_up)
+
+
+def call(fn: Callable[..., Any], *args: Any) -> Any:
+    """fn(*args) in the worker (a module-level function; arguments and result pickled), or here in
+    in-process mode. An exception fn raises is raised here."""
+    if not enabled():
+        return fn(*args)
+    start()
+    pool = _pool
+    try:
+        return pool.submit(fn, *args).result()
+    except BrokenProcessPool:
+        stop()
+        raise PbrError("the Great Expectations worker process stopped unexpectedly (out of memory, or killed); "
+                       "nothing was written: run the refresh again") from None
+
+
+def ready() -> None:
+    """Wait until GX is imported (in the worker, or here)."""
+    if not enabled():
+        from . import gx
+        gx.gx_version()
+        return
+    start()
+    call(_warm_up)
+
+
+def stop() -> float | None:
+    """End the worker (a later call starts a new one); its peak memory in MB, None if none ran."""
+    global _pool, _warm
+    with _lock:
+        pool, _pool, _warm = _pool, None, None
+    if pool is None:
+        return None
+    try:
+        peak = pool.submit(_peak_mb).result()
+    except BrokenProcessPool:
+        peak = None
+    # Not waited for: the worker's exit (~0.5 s tearing down GX) overlaps what the caller does next.
+    pool.shutdown(wait=True)
+    return peak

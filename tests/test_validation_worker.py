@@ -1,0 +1,86 @@
+"""Great Expectations in its worker process (pbr.validation.worker): the same quarantine and
+results as in the refresh's own process, which then never imports GX; a worker that dies fails the
+validation with a clear error and the next one starts afresh."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from pbr.errors import PbrError
+from pbr.ingest import discover
+from pbr.ingest.parse import type_file, validate_typed
+from pbr.validation import worker
+from test_validation import P, write_cases
+
+
+@pytest.fixture(scope="module")
+def typed_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("worker") / "delivery"
+    write_cases(folder)
+    return [type_file(f) for f in discover(folder)]
+
+
+def outcome(parsed):
+    return (parsed.rows, parsed.rejects, [dataclasses.replace(o) for o in parsed.validation.outcomes],
+            parsed.validation.rows_quarantined, parsed.validation.gx_version)
+
+
+def test_worker_and_in_process_give_the_same_validation(typed_files, monkeypatch):
+    monkeypatch.setenv("PBR_GX_WORKER", "1")
+    in_worker = [outcome(validate_typed(t, P)) for t in typed_files]
+    monkeypatch.setenv("PBR_GX_WORKER", "0")
+    here = [outcome(validate_typed(t, P)) for t in typed_files]
+    assert len(in_worker) >= 5
+    quarantined = 0
+    for (rows_a, rej_a, out_a, q_a, v_a), (rows_b, rej_b, out_b, q_b, v_b) in zip(in_worker, here):
+        assert rows_a.equals(rows_b) and rej_a.equals(rej_b)
+        assert out_a == out_b and q_a == q_b and v_a == v_b
+        quarantined += q_a
+    assert quarantined > 0  # the cases files fail checks: the comparison is not of empty results
+
+
+def test_the_refresh_process_never_imports_great_expectations(tmp_path):
+    folder = tmp_path / "delivery"
+    write_cases(folder)
+    code = f"""
+import sys
+from pbr.ingest import discover
+from pbr.ingest.parse import parse_file
+parsed = [parse_file(f, None, {P!r}) for f in discover({str(folder)!r})]
+assert sum(p.validation.rows_quarantined for p in parsed) > 0
+print("gx imported:", "great_expectations" in sys.modules, "pandas imported:", "pandas" in sys.modules)
+"""
+    env = {**os.environ, "PBR_GX_WORKER": "1"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "gx imported: False" in out.stdout
+
+
+def test_a_worker_that_dies_fails_clearly_and_the_next_starts_afresh(typed_files, monkeypatch):
+    monkeypatch.setenv("PBR_GX_WORKER", "1")
+    worker.ready()
+    pid = worker.call(os.getpid)
+    assert pid != os.getpid()
+    os.kill(pid, signal.SIGKILL)
+    t = next(t for t in typed_files if t.file.source == "attendance")
+    with pytest.raises(PbrError, match="worker process stopped unexpectedly") as e:
+        validate_typed(t, P)
+    again = validate_typed(t, P)  # a new worker
+    assert worker.call(os.getpid) not in (pid, os.getpid())
+    assert again.validation.rows_quarantined > 0
+
+
+def test_stop_reports_the_workers_peak_and_a_later_call_restarts_it(monkeypatch):
+    monkeypatch.setenv("PBR_GX_WORKER", "1")
+    worker.ready()
+    first = worker.call(os.getpid)
+    peak = worker.stop()
+    assert peak is not None and peak > 50  # GX and pandas imported: tens of MB at least
+    assert worker.stop() is None  # none running
+    assert worker.call(os.getpid) != first
