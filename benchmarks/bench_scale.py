@@ -6,9 +6,10 @@
    cached under .bench/<scale>-<families>f-<months>m-s<seed>/ (gitignored; reused when present).
 2. Loads the `history` months before the latest into a store (cached too: --rebuild-store).
 3. Times, in a fresh child process, a full refresh of the latest period on that store, per step:
-   read (find and parse the files), validate (the Great Expectations suites), load, link,
-   households, cohort, outcomes, claims, outputs (CSV outputs and workbooks): wall time, peak RSS
-   so far (resource.getrusage in the child), rows per second (rows read / step time).
+   read (find, read and type the files), validate (the Great Expectations suites: the time they
+   add beyond the reading they overlap), load, link, households, cohort, outcomes, claims,
+   outputs (CSV outputs and workbooks): wall time, peak memory so far (the child's VmHWM; for
+   read and validate plus the GX worker's peak), rows per second (rows read / step time).
 4. Times a bare DuckDB scan of the same files (read_csv, all text, count and one aggregate per
    file): the I/O floor the refresh is compared with.
 5. Times an incremental refresh: one new month on the warm store the full refresh left.
@@ -191,6 +192,9 @@ def print_refresh(label: str, r: dict, floor: dict | None = None) -> None:
     if floor:
         print(f"  I/O floor (bare DuckDB scan of the same files): {floor['wall_s']:.2f} s; "
               f"refresh / floor = {r['total_s'] / floor['wall_s']:.1f}x")
+    if r.get("validation_worker_peak_mb"):
+        print(f"peak memory of read and validate: the refresh process's plus the GX worker's peak "
+              f"({r['validation_worker_peak_mb']:,.0f} MB), as if both peaked at once")
 
 
 def main() -> None:

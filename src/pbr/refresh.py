@@ -116,8 +116,8 @@ def read_files(files: list[DeliveryFile], config: Config, period: str | None, me
 
 
 def reading_order(files: list[DeliveryFile]) -> list[int]:
-    """Largest file first: Great Expectations (imported in the background, ~3 s) is first needed
-    when the first file is typed, so the longest read overlaps the import."""
+    """Largest file first: Great Expectations (imported by its worker, ~3 s) is first needed when
+    the first file is typed, so the longest read overlaps the import."""
     return sorted(range(len(files)), key=lambda i: -files[i].size)
 
 
