@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -60,22 +59,11 @@ def _next(period: str) -> str:
 
 
 def peak_mb() -> float:
-    """This process's peak resident memory. Linux's VmHWM, not ru_maxrss: a child started by a
-    process that had grown (the history store built in the parent) inherits the parent's
-    ru_maxrss (it survives fork and exec; 2,273 MB reported for every step of a run whose parent
-    had built 8 months of history), while VmHWM is the child's own."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak resident memory, MB (VmHWM: a child's own, where ru_maxrss would report
+    the parent's 2,273 MB for every step of a run whose parent had built 8 months of history)."""
+    from pbr.validation.worker import peak_mb as own
+    return own()
 
-
-# ---------------------------------------------------------------------------------------------
-# Child mode: one refresh, timed per step, in its own process (so its peak memory is its own).
 
 def child_refresh(period: str, folder: Path, db: Path, out: Path) -> dict:
     from pbr.config import load_config

@@ -13,17 +13,10 @@ import sys
 import pytest
 
 from pbr.errors import PbrError
-from pbr.ingest import discover
-from pbr.ingest.parse import type_file, validate_typed
+from pbr.ingest.parse import validate_typed
 from pbr.validation import worker
 from test_validation import P, write_cases
-
-
-@pytest.fixture(scope="module")
-def typed_files(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("worker") / "delivery"
-    write_cases(folder)
-    return [type_file(f) for f in discover(folder)]
+from test_validation_chunks import typed_files  # noqa: F401 - the same typed test-case files
 
 
 def outcome(parsed):
