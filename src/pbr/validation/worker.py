@@ -20,7 +20,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable
 
@@ -28,7 +28,6 @@ from ..errors import PbrError
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
-_warm: Future | None = None
 
 
 def enabled() -> bool:
@@ -55,18 +54,19 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def start() -> None:
-    """Start the worker, and its GX import, unless it runs (in-process mode: GX's own background
-    import, gx.preload)."""
-    global _pool, _warm
+def start() -> ProcessPoolExecutor | None:
+    """Start the worker, and its GX import, unless it runs; the worker (None in in-process mode,
+    where GX imports in a background thread, gx.preload)."""
+    global _pool
     if not enabled():
         from . import gx
         gx.preload()
-        return
+        return None
     with _lock:
         if _pool is None:
             _pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-            _warm = _pool.submit(_warm_up)
+            _pool.submit(_warm_up)  # the import begins now; callers queue behind it
+        return _pool
 
 
 def call(fn: Callable[..., Any], *args: Any) -> Any:
@@ -74,8 +74,7 @@ def call(fn: Callable[..., Any], *args: Any) -> Any:
     in-process mode. An exception fn raises is raised here."""
     if not enabled():
         return fn(*args)
-    start()
-    pool = _pool
+    pool = start()  # (this call's worker: another thread's stop() cannot take it away mid-call)
     try:
         return pool.submit(fn, *args).result()
     except BrokenProcessPool:
@@ -90,21 +89,20 @@ def ready() -> None:
         from . import gx
         gx.gx_version()
         return
-    start()
     call(_warm_up)
 
 
 def stop() -> float | None:
     """End the worker (a later call starts a new one); its peak memory in MB, None if none ran."""
-    global _pool, _warm
+    global _pool
     with _lock:
-        pool, _pool, _warm = _pool, None, None
+        pool, _pool = _pool, None
     if pool is None:
         return None
     try:
         peak = pool.submit(peak_mb).result()
     except BrokenProcessPool:
         peak = None
-    # Not waited for: the worker's exit (~0.5 s tearing down GX) overlaps what the caller does next.
+    # Waited for (~0.5 s tearing GX down), so the worker's memory is back before the caller goes on.
     pool.shutdown(wait=True)
     return peak
