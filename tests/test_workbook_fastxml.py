@@ -25,7 +25,12 @@ VALUES = [
 def _book(fast: bool) -> bytes:
     wb = Workbook(write_only=True)
     rows = ([VALUES[i:i + 7] for i in range(0, len(VALUES), 7)] + [list(reversed(VALUES[:7]))]
-            + [[None] * 7, [], [None, "only", None], [None, None, date(2015, 3, 1)], [Formula("=1"), None, 2]])
+            + [[None] * 7, [], [None, "only", None], [None, None, date(2015, 3, 1)], [Formula("=1"), None, 2]]
+            # repeated ints, dates and datetimes in other columns (written as fastxml.Like), around
+            # the Excel epoch's leap-year quirk
+            + [[datetime(2016, 2, 29, 23, 59, 59), date(1900, 1, 1), date(1900, 3, 1), 5, -3, None, 10**17],
+               [date(1900, 2, 28), datetime(2015, 3, 1, 12, 30, 5), 0, Money(Decimal("2")), date(2015, 3, 1),
+                datetime(1999, 12, 31), 7]])
     ctx = contextlib.nullcontext if not fast else fastxml.fast_cells
     original = cells.fast_cells
     cells.fast_cells = ctx
@@ -66,6 +71,30 @@ def test_fast_writer_is_used_and_restored(monkeypatch):
     ws = load_workbook(io.BytesIO(buf.getvalue()))["T"]
     assert [c.value for c in ws[2]] == ["text", 1.5]
     assert [c.value for c in ws[3]] == ["more", True]
+
+
+def test_ints_and_dates_after_the_first_skip_openpyxl(monkeypatch):
+    """The first int and the first date of a sheet are cells made by cells.cell (the date one
+    written by openpyxl's own writer); every later one is written directly with their style."""
+    calls = []
+    real = fastxml._ORIGINAL
+    monkeypatch.setattr(fastxml, "_ORIGINAL", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
+    made = []
+    real_cell = cells.cell
+    monkeypatch.setattr(cells, "cell", lambda *a, **k: (made.append(1), real_cell(*a, **k))[1])
+    wb = Workbook(write_only=True)
+    rows = [["text", 1000 + i, date(2015, 3, 1 + i % 28), None] for i in range(100)]
+    assert table_sheet(wb, "T", ["a", "n", "d", "x"], rows) == 100
+    assert len(calls) == 1  # the first date
+    assert len(made) == 4 + 2  # the header's four, the first int's and the first date's
+    buf = io.BytesIO()
+    wb.save(buf)
+    ws = load_workbook(io.BytesIO(buf.getvalue()))["T"]
+    got = [[c.value for c in r] for r in ws.iter_rows(min_row=2)]
+    assert [r[1] for r in got] == [1000 + i for i in range(100)]
+    assert [r[2].date() for r in got] == [date(2015, 3, 1 + i % 28) for i in range(100)]
+    assert {ws.cell(row=50, column=2).number_format, ws.cell(row=50, column=3).number_format} == {
+        cells.INT_FORMAT, cells.DATE_FORMAT}
 
 
 def test_text_openpyxl_refuses_is_refused_by_the_fast_writer_too():

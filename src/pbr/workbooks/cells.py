@@ -19,6 +19,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from . import fastxml
 from .fastxml import fast_cells
 
 DANGEROUS_START = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -117,8 +118,29 @@ def header_row(ws: Worksheet, names: list[str]) -> list[WriteOnlyCell]:
 def row(ws: Worksheet, values) -> list:
     """A row of cells for `ws.append`. Text that cannot start a formula, floats and booleans go
     as plain values (openpyxl writes them with the same type and no style, as `cell` would, from
-    one reused cell: much cheaper on big sheets); everything else through `cell`."""
-    return [_plain(v) if _is_plain(v) else cell(ws, v) for v in values]
+    one reused cell: much cheaper on big sheets); everything else through `cell`. Within
+    fast_cells() (table_sheet), also: None as itself (no cell: none is written either way), and
+    each int, date and naive datetime after the sheet's first of its type as a fastxml.Like of
+    that first one's cell (the same style; written directly, the same bytes)."""
+    if not fastxml.active():
+        return [_plain(v) if _is_plain(v) else cell(ws, v) for v in values]
+    templates = ws.__dict__.setdefault("_pbr_like", {})
+    out = []
+    for v in values:
+        t = type(v)
+        if t is str:
+            out.append(workbook_text(v) if v and not v.startswith(DANGEROUS_START) else cell(ws, v))
+        elif t is float or t is bool or v is None:
+            out.append(v)
+        elif t is int or t is date or (t is datetime and v.tzinfo is None):
+            template = templates.get(t)
+            if template is None:
+                out.append(templates.setdefault(t, cell(ws, v)))
+            else:
+                out.append(fastxml.Like(v, template))
+        else:
+            out.append(cell(ws, v))
+    return out
 
 
 def _is_plain(v) -> bool:

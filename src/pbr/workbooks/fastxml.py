@@ -12,6 +12,9 @@ sheet XML is byte-identical (tests/test_workbook_fastxml.py compares it)."""
 from __future__ import annotations
 
 import contextlib
+from copy import copy
+from datetime import date, datetime
+from functools import lru_cache
 from math import isfinite
 from xml.etree.ElementTree import _escape_cdata
 
@@ -20,6 +23,7 @@ from openpyxl.cell import _writer as cell_writer
 from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
 from openpyxl.comments.comment_sheet import CommentRecord
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.datetime import to_excel
 from openpyxl.worksheet import _write_only as write_only
 from openpyxl.worksheet import _writer as sheet_writer
 
@@ -27,6 +31,40 @@ _ORIGINAL = cell_writer.write_cell
 _ORIGINAL_ROW = sheet_writer.WorksheetWriter.write_row
 _ORIGINAL_VALUES = write_only.WriteOnlyWorksheet._values_to_row
 _LETTERS = [get_column_letter(i) for i in range(1, 200)]
+_active = 0  # fast_cells() blocks open
+
+
+def active() -> bool:
+    """Within a fast_cells() block (cells.row then hands over `Like` values)."""
+    return _active > 0
+
+
+class Like:
+    """An int, date or naive datetime to be written with the style of an earlier cell of the same
+    sheet holding a value of the same type (its template, made by cells.cell): what `cell` would
+    give it, without building a cell and a style for each value. openpyxl writes such a cell as
+    a number with its style (a date as its Excel serial), which `write_row` emits directly."""
+    __slots__ = ("value", "template")
+
+    def __init__(self, value, template: Cell):
+        self.value, self.template = value, template
+
+    def bound(self, ws) -> WriteOnlyCell:
+        c = WriteOnlyCell(ws, value=self.value)
+        c._style = copy(self.template._style)
+        return c
+
+
+@lru_cache(maxsize=65536)
+def _serial(value, epoch) -> str:
+    return "%.16g" % to_excel(value, epoch)
+
+
+def _like_xml(ws, like: Like, ref: str) -> str:
+    v = like.value
+    text = "%.16g" % v if type(v) is int else _serial(v, ws.parent.epoch)
+    # The template was written first (an earlier cell of this sheet): its style is registered.
+    return f'<c r="{ref}" s="{like.template.style_id}" t="n"><v>{text}</v></c>'
 
 
 def write_cell(xf, worksheet, cell, styled=None):
@@ -67,6 +105,8 @@ def _bound(ws, value, col_idx: int, row_idx: int) -> Cell:
     the same type, style and text)."""
     if isinstance(value, Cell):
         cell = value
+    elif type(value) is Like:
+        cell = value.bound(ws)
     else:
         cell = WriteOnlyCell(ws)
         cell.value = value
@@ -97,20 +137,29 @@ def _plain_xml(value, ref: str) -> str | None:
 
 def write_row(self, xf, row, row_idx):
     """openpyxl's WorksheetWriter.write_row without an ElementTree element per row: the same
-    `<row r="n">` ... `</row>` (a row with no cells too), the same cells skipped. A row with
-    dimensions (height, style) goes to openpyxl's own. (`row` may be a generator: one pass.)"""
+    `<row r="n">` ... `</row>` (a row with no cells too), the same cells skipped (None values
+    too). A row with dimensions (height, style) goes to openpyxl's own. (`row` may be a
+    generator: one pass.)"""
     ws = self.ws
     if row_idx in ws.row_dimensions:
         if isinstance(row, _Values):
-            row = _ORIGINAL_VALUES(ws, row, row_idx)
+            row = _ORIGINAL_VALUES(ws, [v.bound(ws) if type(v) is Like else v for v in row], row_idx)
         return _ORIGINAL_ROW(self, xf, row, row_idx)
     xf._file(f'<row r="{row_idx}">')
     if isinstance(row, _Values):
         n = str(row_idx)
+        iso = ws.parent.iso_dates
         for col_idx, value in enumerate(row, 1):
             if value is None:
                 continue
-            text = _plain_xml(value, (_LETTERS[col_idx - 1] if col_idx < 200 else get_column_letter(col_idx)) + n)
+            ref = (_LETTERS[col_idx - 1] if col_idx < 200 else get_column_letter(col_idx)) + n
+            if type(value) is Like:
+                if iso and type(value.value) is not int:  # (never: pbr's workbooks write serials)
+                    _write_cells(xf, ws, (_bound(ws, value, col_idx, row_idx),))
+                else:
+                    xf._file(_like_xml(ws, value, ref))
+                continue
+            text = _plain_xml(value, ref)
             if text is not None:
                 xf._file(text)
             else:
@@ -135,13 +184,16 @@ def _write_cells(xf, ws, cells) -> None:
 def fast_cells():
     """Within the block, openpyxl's write-only sheets use `values_to_row`, `write_row` and
     `write_cell` above (restored after)."""
+    global _active
     previous = (sheet_writer.write_cell, sheet_writer.WorksheetWriter.write_row,
                 write_only.WriteOnlyWorksheet._values_to_row)
     sheet_writer.write_cell = write_cell
     sheet_writer.WorksheetWriter.write_row = write_row
     write_only.WriteOnlyWorksheet._values_to_row = values_to_row
+    _active += 1
     try:
         yield
     finally:
+        _active -= 1
         (sheet_writer.write_cell, sheet_writer.WorksheetWriter.write_row,
          write_only.WriteOnlyWorksheet._values_to_row) = previous
