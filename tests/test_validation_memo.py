@@ -121,6 +121,27 @@ def test_saved_in_the_store_read_back_and_purged(typed_files, tmp_path: Path):
     assert vm.load(db).stored == {}
 
 
+def test_saving_again_leaves_exactly_the_new_delivery_rows(tmp_path: Path):
+    """save writes only the difference; what is stored is the latest delivery's rows, whatever
+    was there before: rows gone from the delivery go, new ones come, another version is replaced."""
+    def memo_rows(source, version, rows):
+        return vm.MemoRows(source, version, pl.DataFrame(rows, schema={"h1": pl.UInt64, "h2": pl.UInt64,
+                                                                       "failed": pl.String}, orient="row"))
+
+    con = duckdb.connect(str(tmp_path / "store.duckdb"))
+    stored = lambda: sorted(con.execute(f"SELECT * FROM {vm.TABLE}").fetchall())  # noqa: E731
+    vm.save(con, [memo_rows("asb", "v1", [(1, 1, ""), (2, 2, "3"), (3, 3, "")]),
+                  memo_rows("benefits", "v1", [(1, 1, "")])])
+    assert vm.save(con, [memo_rows("asb", "v1", [(2, 2, "3"), (3, 3, ""), (4, 4, "1,2"), (4, 4, "1,2")])]) == 3
+    assert stored() == [("asb", "v1", 2, 2, "3"), ("asb", "v1", 3, 3, ""), ("asb", "v1", 4, 4, "1,2"),
+                        ("benefits", "v1", 1, 1, "")]
+    vm.save(con, [memo_rows("asb", "v2", [(3, 3, "5"), (5, 5, "")])])  # a new suite: the old verdicts go
+    assert stored() == [("asb", "v2", 3, 3, "5"), ("asb", "v2", 5, 5, ""), ("benefits", "v1", 1, 1, "")]
+    vm.save(con, [memo_rows("benefits", "v1", [])])
+    assert stored() == [("asb", "v2", 3, 3, "5"), ("asb", "v2", 5, 5, "")]
+    con.close()
+
+
 def test_row_hashes_are_the_same_in_another_process(typed_files, tmp_path: Path):
     """Stored in one refresh, looked up in the next: the hash must not depend on the process."""
     import subprocess

@@ -119,16 +119,24 @@ def load(db: Path | None) -> ValidationMemo:
 
 def save(con: duckdb.DuckDBPyConnection, rows: list[MemoRows]) -> int:
     """Replace each source's rows with this delivery's (the refresh's transaction); other versions
-    go. Returns the rows stored."""
+    go. Returns the rows stored (this delivery's distinct rows).
+
+    Only the difference is written: the stored rows of another version or not in this delivery go,
+    and this delivery's rows not yet stored come in. Under one version a row's verdicts are a
+    function of its hash, so a row already stored is stored as it would be written again. (A month
+    repeats ~95 % of the month before: deleting and inserting every row made the memo ~80 % of an
+    incremental refresh's write-ahead log, 56 MB at authority scale.)"""
     con.execute(DDL)
     stored = 0
     for r in rows:
-        con.execute(f"DELETE FROM {TABLE} WHERE source = ?", [r.source])
         frame = r.rows.unique(["h1", "h2"])
         con.register("_validation_memo_rows", frame)
         try:
-            con.execute(f"INSERT INTO {TABLE} SELECT ?, ?, h1, h2, failed FROM _validation_memo_rows",
-                        [r.source, r.version])
+            con.execute(f"""DELETE FROM {TABLE} m WHERE m.source = ? AND (m.version <> ? OR NOT EXISTS (
+                SELECT 1 FROM _validation_memo_rows n WHERE n.h1 = m.h1 AND n.h2 = m.h2))""", [r.source, r.version])
+            con.execute(f"""INSERT INTO {TABLE} SELECT ?, ?, n.h1, n.h2, n.failed FROM _validation_memo_rows n
+                WHERE NOT EXISTS (SELECT 1 FROM {TABLE} m WHERE m.source = ? AND m.h1 = n.h1 AND m.h2 = n.h2)""",
+                        [r.source, r.version, r.source])
         finally:
             con.unregister("_validation_memo_rows")
         stored += frame.height
