@@ -55,6 +55,20 @@ def test_fast_writer_bytes_identical_to_openpyxl():
         assert slow[name] == fast[name], name
 
 
+def test_save_book_writes_what_openpyxl_saves(tmp_path):
+    """cells.save_book (deflate level 1) holds the same parts, byte for byte, as Workbook.save."""
+    saved = tmp_path / "saved.xlsx"
+    wb = Workbook(write_only=True)
+    table_sheet(wb, "T", ["a", "b", "c"], [["x" * (i % 7 + 1), i, date(2015, 1, 1 + i % 28)] for i in range(3000)])
+    cells.save_book(wb, saved)
+    ref = io.BytesIO()
+    wb2 = Workbook(write_only=True)
+    table_sheet(wb2, "T", ["a", "b", "c"], [["x" * (i % 7 + 1), i, date(2015, 1, 1 + i % 28)] for i in range(3000)])
+    wb2.save(ref)
+    assert _members(saved.read_bytes()) == _members(ref.getvalue())
+    assert load_workbook(saved)["T"]["C3"].value == datetime(2015, 1, 2)
+
+
 def test_fast_writer_is_used_and_restored(monkeypatch):
     from openpyxl.worksheet import _writer as sheet_writer
     before = sheet_writer.write_cell

@@ -199,6 +199,26 @@ def table_sheet(wb, title: str, columns: list[str], rows, widths: dict[str, int]
     return n
 
 
+def save_book(wb, path) -> None:
+    """wb.save(path) (openpyxl's save_workbook), with the zip deflated at level 1, not zlib's
+    default 6: at authority scale the cohort workbook's 30 MB of sheet XML took 0.54 s to
+    compress, 0.19 s at level 1, for a file of 3.4 MB instead of 2.7 MB."""
+    import datetime as dt
+    from zipfile import ZIP_DEFLATED, ZipFile
+
+    from openpyxl.writer.excel import ExcelWriter
+
+    if wb.write_only and not wb.worksheets:
+        wb.create_sheet()
+    wb.properties.modified = dt.datetime.now(tz=dt.timezone.utc).replace(tzinfo=None)
+    archive = ZipFile(path, "w", ZIP_DEFLATED, allowZip64=True, compresslevel=1)
+    try:
+        ExcelWriter(wb, archive).save()  # (closes the archive)
+    except BaseException:
+        archive.close()
+        raise
+
+
 def protect_sheet(ws: Worksheet) -> None:
     """Protected against accidental edits (no password: this is a guard, not a lock); sorting,
     filtering and resizing stay allowed."""

@@ -16,7 +16,7 @@ from ..claim_outputs import CLAIM_COLUMNS, claim_rows
 from ..rulebook import Rulebook
 from . import evidence as evm
 from . import glossary
-from .cells import Formula, Money, TITLE_FONT, as_date, cell, protect_sheet, table_sheet
+from .cells import Formula, Money, TITLE_FONT, as_date, cell, protect_sheet, save_book, table_sheet
 
 CLAIM_TYPES = ["attachment_fee", "route_a", "progress_to_work", "route_b"]
 _DATE_COLUMNS = {"attached_date", "case_attached_date", "ptw_start_date", "route_b_employment_start",
@@ -134,7 +134,7 @@ def write_claims_book(con: duckdb.DuckDBPyConnection, period: str, path: Path, r
                                 glossary.SOURCES),
                 widths={"term": 34, "meaning": 110})
     tmp = path.with_name(f".{path.name}.tmp")
-    wb.save(tmp)
+    save_book(wb, tmp)
     os.chmod(tmp, 0o600)
     tmp.replace(path)
     return path

@@ -11,7 +11,7 @@ from openpyxl import Workbook
 
 from ..outputs import COHORT_COLUMNS, cohort_rows, member_rows
 from . import glossary
-from .cells import Formula, TITLE_FONT, cell, protect_sheet, table_sheet
+from .cells import Formula, TITLE_FONT, cell, protect_sheet, save_book, table_sheet
 
 COLUMNS = COHORT_COLUMNS + ["members", "new_this_month"]
 
@@ -80,7 +80,7 @@ def write_cohort_book(con: duckdb.DuckDBPyConnection, period: str, path: Path, a
                                     "identities copy)."]] + glossary.rows(glossary.COHORT),
                 widths={"term": 30, "meaning": 100})
     tmp = path.with_name(f".{path.name}.tmp")
-    wb.save(tmp)
+    save_book(wb, tmp)
     os.chmod(tmp, 0o600)
     tmp.replace(path)
     return path
