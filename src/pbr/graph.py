@@ -10,10 +10,12 @@ import duckdb
 def components(con: duckdb.DuckDBPyConnection, edges: str, out: str) -> int:
     """Connected components of the undirected graph in table `edges(a, b)` (text node names) into
     temp table `out(node, label)`, label being the smallest node name of the component. The nodes
-    are numbered in name order in DuckDB, the components found by scipy's union-find over the
-    numbered edges (one pass, where label propagation in SQL took a round per halving of the
-    longest chain), and each component labelled with its smallest number, i.e. its smallest name:
-    the same table `components_sql` gives. Returns 1 (one pass)."""
+    are numbered in DuckDB, the components found by scipy's union-find over the numbered edges
+    (one pass, where label propagation in SQL took a round per halving of the longest chain), and
+    each component labelled with its smallest name in DuckDB: the same table `components_sql`
+    gives. (Numbering the nodes in name order, so that the smallest number was the smallest name,
+    sorted every node name: on 1.8M nodes that took 2.8 s against 1.5 s this way.) Returns 1
+    (one pass)."""
     import numpy as np
     import pyarrow as pa
     from scipy.sparse import coo_matrix
@@ -21,7 +23,7 @@ def components(con: duckdb.DuckDBPyConnection, edges: str, out: str) -> int:
 
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _cc_node AS
-        SELECT name, CAST(row_number() OVER (ORDER BY name) - 1 AS BIGINT) AS id
+        SELECT name, CAST(row_number() OVER () - 1 AS BIGINT) AS id
         FROM (SELECT a AS name FROM {edges} UNION SELECT b FROM {edges})""")
     n = con.execute("SELECT count(*) FROM _cc_node").fetchone()[0]
     pairs = con.execute(f"""
@@ -32,20 +34,17 @@ def components(con: duckdb.DuckDBPyConnection, edges: str, out: str) -> int:
     if n:
         graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n)).tocsr()
         _, comp = connected_components(graph, directed=False)
-        ids = np.arange(n, dtype=np.int64)
-        smallest = np.full(comp.max() + 1, n, dtype=np.int64)
-        np.minimum.at(smallest, comp, ids)
-        labels = smallest[comp]
+        ids, comp = np.arange(n, dtype=np.int64), comp.astype(np.int64)
     else:
-        ids = labels = np.zeros(0, dtype=np.int64)
-    con.register("_cc_label_frame", pa.table({"id": ids, "label": labels}))
+        ids = comp = np.zeros(0, dtype=np.int64)
+    con.register("_cc_comp_frame", pa.table({"id": ids, "comp": comp}))
     try:
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE {out} AS
-            SELECT n.name AS node, m.name AS label
-            FROM _cc_label_frame l JOIN _cc_node n ON n.id = l.id JOIN _cc_node m ON m.id = l.label""")
+            SELECT n.name AS node, min(n.name) OVER (PARTITION BY c.comp) AS label
+            FROM _cc_comp_frame c JOIN _cc_node n ON n.id = c.id""")
     finally:
-        con.unregister("_cc_label_frame")
+        con.unregister("_cc_comp_frame")
         con.execute("DROP TABLE IF EXISTS _cc_node")
     return 1
 
