@@ -14,7 +14,9 @@
    file): the I/O floor the refresh is compared with.
 5. Times an incremental refresh: one new month on the warm store the full refresh left.
 
-Prints figures only; nothing here asserts a timing. The last line is a JSON summary."""
+Prints figures only; nothing here asserts a timing. The first line after the heading names the
+machine (CPU, memory, load average, a pure-Python calibration loop) so that runs on different
+machines can be compared; the last line is a JSON summary."""
 
 from __future__ import annotations
 
@@ -168,6 +170,29 @@ def generate_cached(work: Path, families: int, seed: int, periods: list[str], au
     return gen, time.perf_counter() - t0
 
 
+def machine() -> dict:
+    """What the figures ran on, to compare runs across machines: the CPU, its count, the memory,
+    the load average, and a pure-Python calibration (a 10M-iteration empty loop, best of three:
+    the refresh's Python parts scale with it; the I/O floor calibrates DuckDB's part)."""
+    from pbr.store_settings import machine_memory
+
+    cpu = "unknown CPU"
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for _i in range(10_000_000):
+            pass
+        best = min(best, time.perf_counter() - t0)
+    ram = machine_memory()
+    return {"cpu": cpu, "cpus": os.cpu_count(), "ram_gb": round(ram / 2**30, 1) if ram else None,
+            "load": round(os.getloadavg()[0], 2), "python_loop_s": round(best, 3)}
+
+
 def print_refresh(label: str, r: dict, floor: dict | None = None) -> None:
     print(f"\n{label}: period {r['period']}, {r['rows']:,} rows read, {r['people']:,} people, "
           f"{r['families']:,} families, cohort {r['cohort']:,}")
@@ -220,6 +245,9 @@ def main() -> None:
     print(f"pbr scale benchmark: scale {args.scale}, {families:,} families, periods {periods[0]}..{periods[-1]} "
           f"(history {history}, full {periods[-2]}, incremental {periods[-1]}); {os.cpu_count()} CPUs; work {work}")
 
+    box = machine()
+    print(f"machine: {box['cpu']}, {box['cpus']} CPUs, {box['ram_gb']} GB; load average {box['load']}; "
+          f"Python calibration (10M-iteration loop) {box['python_loop_s']:.3f} s")
     gen, gen_s = generate_cached(work, families, args.seed, periods, scale["authorities"], args.workers)
     deliveries = gen / "deliveries"
     manifest = json.loads((gen / "truth" / "manifest.json").read_text())["summary"]
@@ -253,8 +281,10 @@ def main() -> None:
         inc_floor = run_child("floor", str(deliveries / inc_period))
         inc = run_child("refresh", inc_period, str(deliveries / inc_period), str(db), str(out))
         print_refresh("incremental refresh (one new month on the warm store)", inc, inc_floor)
-    print(f"\nstore {db.stat().st_size / 1e6:,.0f} MB; I/O floor {floor['rows']:,} rows in {floor['wall_s']:.2f} s")
-    print(json.dumps({"scale": args.scale, "families": families, "people": manifest["people"],
+    box["load_after"] = round(os.getloadavg()[0], 2)
+    print(f"\nstore {db.stat().st_size / 1e6:,.0f} MB; I/O floor {floor['rows']:,} rows in {floor['wall_s']:.2f} s; "
+          f"load average at the end {box['load_after']}")
+    print(json.dumps({"scale": args.scale, "machine": box, "families": families, "people": manifest["people"],
                       "rows": full["rows"], "full_s": round(full["total_s"], 2), "full_peak_mb": round(full["peak_mb"]),
                       "incremental_s": round(inc["total_s"], 2) if inc else None,
                       "incremental_peak_mb": round(inc["peak_mb"]) if inc else None,
