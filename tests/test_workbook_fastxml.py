@@ -87,6 +87,21 @@ def test_fast_writer_is_used_and_restored(monkeypatch):
     assert [c.value for c in ws[3]] == ["more", True]
 
 
+def test_writers_stay_swapped_until_the_last_block_closes():
+    """Blocks open in two threads (or nested): the first to close must not hand the other's
+    sheet back to openpyxl's own writer, which cannot write fastxml.Like values."""
+    from openpyxl.worksheet import _writer as sheet_writer
+
+    before = sheet_writer.WorksheetWriter.write_row
+    first, second = fastxml.fast_cells(), fastxml.fast_cells()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)  # the first thread's sheet is done; the second's is not
+    assert sheet_writer.WorksheetWriter.write_row is fastxml.write_row and fastxml.active()
+    second.__exit__(None, None, None)
+    assert sheet_writer.WorksheetWriter.write_row is before and not fastxml.active()
+
+
 def test_ints_and_dates_after_the_first_skip_openpyxl(monkeypatch):
     """The first int and the first date of a sheet are cells made by cells.cell (the date one
     written by openpyxl's own writer); every later one is written directly with their style."""

@@ -124,8 +124,9 @@ def save(con: duckdb.DuckDBPyConnection, rows: list[MemoRows]) -> int:
     Only the difference is written: the stored rows of another version or not in this delivery go,
     and this delivery's rows not yet stored come in. Under one version a row's verdicts are a
     function of its hash, so a row already stored is stored as it would be written again. (A month
-    repeats ~95 % of the month before: deleting and inserting every row made the memo ~80 % of an
-    incremental refresh's write-ahead log, 56 MB at authority scale.)"""
+    repeats ~95 % of the month before. At authority scale an incremental refresh's write-ahead log
+    went from 56.4 to 51.7 MB and the store from 400 to 376 MB; the rest of the log is the
+    delivery's own rows.)"""
     con.execute(DDL)
     stored = 0
     for r in rows:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import contextlib
 from copy import copy
-from datetime import date, datetime
 from functools import lru_cache
 from math import isfinite
+import threading
 from xml.etree.ElementTree import _escape_cdata
 
 from openpyxl.cell import Cell, WriteOnlyCell
@@ -28,10 +28,12 @@ from openpyxl.worksheet import _write_only as write_only
 from openpyxl.worksheet import _writer as sheet_writer
 
 _ORIGINAL = cell_writer.write_cell
+_ORIGINAL_WRITE_CELL = sheet_writer.write_cell
 _ORIGINAL_ROW = sheet_writer.WorksheetWriter.write_row
 _ORIGINAL_VALUES = write_only.WriteOnlyWorksheet._values_to_row
 _LETTERS = [get_column_letter(i) for i in range(1, 200)]
-_active = 0  # fast_cells() blocks open
+_active = 0  # fast_cells() blocks open (in any thread)
+_active_lock = threading.Lock()
 
 
 def active() -> bool:
@@ -185,15 +187,21 @@ def fast_cells():
     """Within the block, openpyxl's write-only sheets use `values_to_row`, `write_row` and
     `write_cell` above (restored after)."""
     global _active
-    previous = (sheet_writer.write_cell, sheet_writer.WorksheetWriter.write_row,
-                write_only.WriteOnlyWorksheet._values_to_row)
-    sheet_writer.write_cell = write_cell
-    sheet_writer.WorksheetWriter.write_row = write_row
-    write_only.WriteOnlyWorksheet._values_to_row = values_to_row
-    _active += 1
+    # openpyxl's writers are module-level: swapped in when the first block opens and back when
+    # the last one closes, so that a block closing in one thread never leaves another thread's
+    # sheet (whose rows may hold `Like` values) with openpyxl's own writer mid-way.
+    with _active_lock:
+        if _active == 0:
+            sheet_writer.write_cell = write_cell
+            sheet_writer.WorksheetWriter.write_row = write_row
+            write_only.WriteOnlyWorksheet._values_to_row = values_to_row
+        _active += 1
     try:
         yield
     finally:
-        _active -= 1
-        (sheet_writer.write_cell, sheet_writer.WorksheetWriter.write_row,
-         write_only.WriteOnlyWorksheet._values_to_row) = previous
+        with _active_lock:
+            _active -= 1
+            if _active == 0:
+                sheet_writer.write_cell = _ORIGINAL_WRITE_CELL
+                sheet_writer.WorksheetWriter.write_row = _ORIGINAL_ROW
+                write_only.WriteOnlyWorksheet._values_to_row = _ORIGINAL_VALUES
