@@ -7,6 +7,7 @@ import zipfile
 from datetime import date, datetime
 from decimal import Decimal
 
+import pytest
 from openpyxl import Workbook, load_workbook
 
 from pbr.workbooks import cells, fastxml
@@ -100,6 +101,29 @@ def test_writers_stay_swapped_until_the_last_block_closes():
     assert sheet_writer.WorksheetWriter.write_row is fastxml.write_row and fastxml.active()
     second.__exit__(None, None, None)
     assert sheet_writer.WorksheetWriter.write_row is before and not fastxml.active()
+
+
+@pytest.mark.parametrize("case", ["row_dimensions", "iso_dates"])
+def test_like_values_openpyxl_writes_itself_are_bound_first(case):
+    """A row with dimensions goes to openpyxl's own row writer, and with iso_dates a date is not a
+    serial: there the Like values become the cells `cell` would make, and the bytes are still
+    openpyxl's."""
+    def book(fast: bool) -> bytes:
+        wb = Workbook(write_only=True)
+        wb.iso_dates = case == "iso_dates"
+        ws = wb.create_sheet("T")
+        if case == "row_dimensions":
+            ws.row_dimensions[3].height = 30
+        ctx = fastxml.fast_cells if fast else contextlib.nullcontext
+        with ctx():
+            for i in range(4):
+                ws.append(cells.row(ws, ["t", 7 + i, date(2015, 3, 1 + i), datetime(2015, 3, 1, i)]))
+        buf = io.BytesIO()
+        wb.save(buf)
+        return buf.getvalue()
+
+    slow, fast = _members(book(False)), _members(book(True))
+    assert slow == fast
 
 
 def test_ints_and_dates_after_the_first_skip_openpyxl(monkeypatch):

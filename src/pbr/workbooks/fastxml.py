@@ -4,8 +4,10 @@ openpyxl binds each appended value to a cell (type inference, string checks) and
 and row by building an ElementTree element and serialising it through et_xmlfile: most of a big
 workbook's writing time. `fast_cells()` swaps in a writer that emits the same bytes directly for
 the plain cases (non-empty text without surrounding whitespace,
-finite numbers, booleans; styled or not) and hands every other cell (formulas, rich text, dates,
-hyperlinks, text needing xml:space, NaN...) to openpyxl's own writer. Text is escaped with the very
+finite numbers, booleans; styled or not), and for `Like` values (cells.row's ints and dates after
+a sheet's first: that first cell's style, a date as its Excel serial), and hands every other cell
+(formulas, rich text, the first date, hyperlinks, text needing xml:space, NaN...) to openpyxl's
+own writer. Text is escaped with the very
 function ElementTree uses (`_escape_cdata`: & < > only; a CR stays a raw CR, as before), so the
 sheet XML is byte-identical (tests/test_workbook_fastxml.py compares it)."""
 
