@@ -78,3 +78,44 @@ def test_quarantine_and_results_unchanged_by_slicing(typed_files, monkeypatch):
         strip = lambda v: [dataclasses.replace(o) for o in v.validation.outcomes]  # noqa: E731
         assert strip(a) == strip(b), a.source
         assert a.validation.rows_quarantined == b.validation.rows_quarantined > 0
+
+
+def _with_repeats(typed, keys, nulls: bool):
+    """The typed file with its first rows' keys copied onto later rows: exact repeats, and (nulls)
+    repeats with one or every key column missing."""
+    import polars as pl
+
+    df = typed.with_row_index("__i")
+    n = df.height
+    assert n >= 7
+    fixes = {n - 1: 0, n - 2: 0, n - 3: 1}  # target row -> row whose key it takes
+    out = df.with_columns([
+        pl.when(pl.col("__i").is_in(list(fixes))).then(
+            pl.col(k).gather(pl.col("__i").replace_strict(fixes, default=0))).otherwise(pl.col(k)).alias(k)
+        for k in keys])
+    if nulls:
+        out = out.with_columns(
+            [pl.when(pl.col("__i").is_in([2, 3, 4, 5])).then(None).otherwise(pl.col(k)).alias(k) for k in keys[:1]]
+            + [pl.when(pl.col("__i").is_in([4, 5])).then(None).otherwise(pl.col(k)).alias(k) for k in keys[1:]])
+    return out.drop("__i")
+
+
+@pytest.mark.parametrize("nulls", [False, True])
+def test_uniqueness_judged_on_repeated_keys_gives_the_whole_files_outcome(typed_files, nulls):
+    """GX sees only the rows whose key repeats (chunks.repeats_only): same verdict, counts and lines as
+    GX on the whole file, with keys repeated exactly, with nulls in them, and not repeated at all."""
+    end = period_end_of(P)
+    checked = 0
+    for t in typed_files:
+        suite = load_suite(t.file.source)
+        for e in [e for e in suite.row_level if chunks.repeats_only(e)]:
+            keys = chunks.columns_read(e)
+            repeated = _with_repeats(t.typed, keys, nulls)
+            no_repeats = t.typed.unique(keys, keep="first", maintain_order=True)
+            for frame in (repeated, no_repeats):
+                whole = as_tuples(gx.run(suite, to_pandas(frame), end, frozenset({e.seq})))
+                judged = as_tuples(chunks.run_suite(suite, frame, end, only=frozenset({e.seq})).values())
+                assert judged == whole, (t.file.source, e.seq)
+            assert not whole[e.seq][1] or frame is no_repeats
+            checked += 1
+    assert checked >= 5
