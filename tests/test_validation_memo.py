@@ -5,6 +5,7 @@ are exactly those of validating every row, including when rows move, change or f
 from __future__ import annotations
 
 import dataclasses
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -35,7 +36,8 @@ def same(a, b) -> None:
 
 def memo_of(*parsed) -> vm.ValidationMemo:
     return vm.ValidationMemo({p.memo_rows.source: (p.memo_rows.version, p.memo_rows.rows)
-                              for p in parsed if p.memo_rows is not None})
+                              for p in parsed if p.memo_rows is not None},
+                             {p.memo_rows.source: p.memo_rows.period_end for p in parsed if p.memo_rows is not None})
 
 
 def moved(t: TypedFile, change: dict[str, object] | None = None) -> TypedFile:
@@ -50,13 +52,20 @@ def moved(t: TypedFile, change: dict[str, object] | None = None) -> TypedFile:
     return TypedFile(t.file, text, typed, t.parse_failures.clear())
 
 
-def test_most_checks_are_memoised_and_the_period_bound_ones_are_not():
+def test_most_checks_are_memoised_and_the_period_bound_ones_only_when_a_pass_stands_later():
     suite = load_suite("attendance")
     memoised = [e for e in suite.row_level if vm.memoisable(e)]
     assert len(memoised) >= 10
     period_bound = [e for e in suite.row_level if "$PARAMETER" in repr(e.kwargs)]
-    assert period_bound and not any(vm.memoisable(e) for e in period_bound)
+    assert period_bound and all(vm.memoisable(e) and vm.period_monotone(e) for e in period_bound)
     assert not any(vm.memoisable(e) for e in suite.row_level if not chunks.row_wise(e))
+    dob = period_bound[0]
+    # "not before the period end" fails for later period ends: never memoised; nor is "mostly"
+    below = dataclasses.replace(dob, kwargs={"column": "dob", "min_value": {"$PARAMETER": "period_end"}})
+    both = dataclasses.replace(dob, kwargs={**dob.kwargs, "min_value": {"$PARAMETER": "period_end"}})
+    mostly = dataclasses.replace(dob, kwargs={**dob.kwargs, "mostly": 0.9})
+    assert not any(vm.memoisable(e) or vm.period_monotone(e) for e in (below, both, mostly))
+    assert vm.period_monotone(dataclasses.replace(dob, kwargs={**dob.kwargs, "min_value": "1900-01-01"}))
 
 
 def test_a_warm_memo_gives_every_file_the_results_of_validating_every_row(typed_files, monkeypatch):
@@ -78,7 +87,11 @@ def test_a_warm_memo_gives_every_file_the_results_of_validating_every_row(typed_
     again = [validate_typed(t, P, memo) for t in typed_files]
     for a, b in zip(again, plain):
         same(a, b)
-    assert ran and sum(ran) == 0  # every row known: the memoised checks ran on no row
+    # Every row known: the memoised checks ran again only on the rows that failed a period-bound one.
+    judged_again = sum(p.memo_rows.rows.get_column("failed").str.split(",").list.eval(
+        pl.element().is_in([str(e.seq) for e in load_suite(p.source).row_level if vm.period_monotone(e)])).list.any().sum()
+        for p in first)
+    assert judged_again and sum(ran) == judged_again
 
 
 @pytest.mark.parametrize("change", [None, {"sex": "X"}, {"forename": None}])
@@ -100,6 +113,50 @@ def test_another_version_is_not_used(typed_files):
     assert known is not None and known.null_count() == 0
 
 
+def rows_with_dob(t: TypedFile, dob: date, n: int = 3) -> tuple[TypedFile, set[int]]:
+    """The file with the dob of n rows that pass every check set (typed only: the text is not
+    validated), and their lines."""
+    lines = validate_typed(t, P).rows.get_column("line_no").head(n)
+    typed = t.typed.with_columns(pl.when(pl.col("__line").is_in(lines.implode())).then(pl.lit(dob))
+                                 .otherwise(pl.col("dob")).alias("dob"))
+    return TypedFile(t.file, t.text, typed, t.parse_failures), set(lines)
+
+
+def test_a_later_month_judges_again_only_rows_that_failed_a_period_bound_check(typed_files, monkeypatch):
+    """A dob after January's end fails in January and passes in March: the memo of January must
+    not carry the failure into March (the row is judged again); rows that passed stay passed."""
+    person = [rows_with_dob(t, date(2026, 2, 14)) for t in typed_files if "dob" in t.typed.columns]
+    assert len(person) == 5
+    january = [validate_typed(t, P, vm.ValidationMemo()) for t, _ in person]
+    memo = memo_of(*january)
+    for (t, future), jan in zip(person, january):
+        march_plain = validate_typed(t, "2026-03")
+        march = validate_typed(t, "2026-03", memo)
+        same(march, march_plain)
+        assert any(o.column == "dob" and o.expectation == "expect_column_values_to_be_between" and future <= set(o.lines)
+                   for o in jan.validation.outcomes)
+        assert future.isdisjoint(jan.rows.get_column("line_no"))
+        assert len(future) == 3 and future <= set(march.rows.get_column("line_no"))
+        assert march.memo_rows.period_end == date(2026, 3, 31)
+
+
+def test_an_earlier_month_than_the_memos_uses_none_of_it(typed_files):
+    """Re-running an earlier period: a pass judged against a later period end says nothing, so
+    every row is judged (here, a dob that is future in January but past in March)."""
+    person = [rows_with_dob(t, date(2026, 2, 14))[0] for t in typed_files if "dob" in t.typed.columns]
+    march = [validate_typed(t, "2026-03", vm.ValidationMemo()) for t in person]
+    memo = memo_of(*march)
+    for t, m in zip(person, march):
+        same(validate_typed(t, P, memo), validate_typed(t, P))
+        hashes = vm.row_hashes(t.typed)
+        suite = load_suite(t.file.source)
+        monotone = frozenset(e.seq for e in suite.row_level if vm.period_monotone(e))
+        assert memo.lookup(t.file.source, m.memo_rows.version, hashes, date(2026, 1, 31), monotone) is None
+        assert memo.lookup(t.file.source, m.memo_rows.version, hashes, date(2026, 3, 31), monotone).null_count() == 0
+        no_end = vm.ValidationMemo(memo.stored)
+        assert no_end.lookup(t.file.source, m.memo_rows.version, hashes, date(2026, 3, 31), monotone) is None
+
+
 def test_saved_in_the_store_read_back_and_purged(typed_files, tmp_path: Path):
     parsed = [validate_typed(t, P, vm.ValidationMemo()) for t in typed_files]
     db = tmp_path / "store.duckdb"
@@ -115,10 +172,12 @@ def test_saved_in_the_store_read_back_and_purged(typed_files, tmp_path: Path):
         version, rows = back.stored[p.source]
         assert version == p.memo_rows.version
         assert sorted(rows.iter_rows()) == sorted(p.memo_rows.rows.unique(["h1", "h2"]).iter_rows())
+        assert back.ends[p.source] == date(2026, 1, 31)
     con = duckdb.connect(str(db))
     vm.clear(con)
+    assert con.execute(f"SELECT count(*) FROM {vm.END_TABLE}").fetchall()[0][0] == 0
     con.close()
-    assert vm.load(db).stored == {}
+    assert vm.load(db).stored == {} and vm.load(db).ends == {}
 
 
 def test_saving_again_leaves_exactly_the_new_delivery_rows(tmp_path: Path):
@@ -139,6 +198,12 @@ def test_saving_again_leaves_exactly_the_new_delivery_rows(tmp_path: Path):
     assert stored() == [("asb", "v2", 3, 3, "5"), ("asb", "v2", 5, 5, ""), ("benefits", "v1", 1, 1, "")]
     vm.save(con, [memo_rows("benefits", "v1", [])])
     assert stored() == [("asb", "v2", 3, 3, "5"), ("asb", "v2", 5, 5, "")]
+    # Judged against a later period end, a row's verdicts changed: the stored row is replaced.
+    later = memo_rows("asb", "v2", [(3, 3, ""), (5, 5, "")])
+    later.period_end = date(2026, 3, 31)
+    vm.save(con, [later])
+    assert stored() == [("asb", "v2", 3, 3, ""), ("asb", "v2", 5, 5, "")]
+    assert con.execute(f"SELECT * FROM {vm.END_TABLE}").fetchall() == [("asb", "v2", date(2026, 3, 31))]
     con.close()
 
 

@@ -15,7 +15,7 @@ from .. import calendar as cal
 from ..contract import sources
 from . import worker
 from .chunks import run_suite, run_suite_memo
-from .memo import MemoRows, ValidationMemo, memo_version, memoisable, row_hashes
+from .memo import MemoRows, ValidationMemo, memo_version, memoisable, period_monotone, row_hashes
 from .suites import PARSE_EXPECTATIONS, PARSE_REASONS, load_suite
 
 LINE = "__line"
@@ -120,10 +120,12 @@ def validate_file_memo(source: str, file_name: str, sha256: str, typed: pl.DataF
     memo_rows = None
     if memo is not None and suite.row_level:
         memoised = frozenset(e.seq for e in suite.row_level if memoisable(e))
+        monotone = frozenset(e.seq for e in suite.row_level if e.seq in memoised and period_monotone(e))
         version = memo_version(suite, memoised)
         hashes = row_hashes(typed)
-        results, failed = run_suite_memo(suite, typed, end, memoised, memo.lookup(source, version, hashes))
-        memo_rows = MemoRows(source, version, hashes.with_columns(failed))
+        results, failed = run_suite_memo(suite, typed, end, memoised,
+                                         memo.lookup(source, version, hashes, end, monotone))
+        memo_rows = MemoRows(source, version, hashes.with_columns(failed), end)
     else:
         results = run_suite(suite, typed, end) if suite.row_level else {}
     candidates = [parse_failures.select(
