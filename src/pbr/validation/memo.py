@@ -22,9 +22,8 @@ typed row of the latest delivery and the memoised expectations that row failed (
 
 A refresh reads the memo (read-only, before it reads the delivery), runs the memoised expectations
 on the rows it does not know, and every other row-level expectation (uniqueness, `mostly`) on
-every row, as before. A known row counts as evaluated, with the
-verdicts stored for it, at its line in this delivery: the file's results, quarantine and report
-are the same with the memo warm, empty or absent (tests/test_validation_memo.py,
+every row, as before. A known row counts as evaluated, with the verdicts stored for it, at its
+line in this delivery: the file's results, quarantine and report are the same with the memo warm, empty or absent (tests/test_validation_memo.py,
 tests/test_refresh_incremental.py). The refresh then replaces each delivered source's rows with
 this delivery's, inside its transaction.
 
