@@ -75,5 +75,7 @@ def test_stop_reports_the_workers_peak_and_a_later_call_restarts_it(monkeypatch)
     first = worker.call(os.getpid)
     peak = worker.stop()
     assert peak is not None and peak > 50  # GX and pandas imported: tens of MB at least
+    with pytest.raises(ProcessLookupError):  # ended and reaped: its memory is back when stop returns
+        os.kill(first, 0)
     assert worker.stop() is None  # none running
     assert worker.call(os.getpid) != first

@@ -103,6 +103,12 @@ def stop() -> float | None:
         peak = pool.submit(peak_mb).result()
     except BrokenProcessPool:
         peak = None
-    # Waited for (~0.5 s tearing GX down), so the worker's memory is back before the caller goes on.
+    # The worker ends at once (os._exit: no interpreter teardown, which took ~0.5 s with GX
+    # loaded, on the refresh's critical path); waited for, so its memory is back before the
+    # caller goes on. Its pool then reports itself broken, and is dropped.
+    try:
+        pool.submit(os._exit, 0)
+    except (BrokenProcessPool, RuntimeError):
+        pass
     pool.shutdown(wait=True)
     return peak
