@@ -72,8 +72,10 @@ def write_outputs(con: duckdb.DuckDBPyConnection, period: str, out: Path, rb: Ru
     clean_stale_staging(out, period)
     staging = Path(tempfile.mkdtemp(prefix=f".{period}.", dir=out))
     os.chmod(staging, 0o700)
-    write_csv(staging / "cohort.csv", COHORT_COLUMNS, cohort_rows(con, period))
-    write_csv(staging / "family_members.csv", MEMBER_COLUMNS, member_rows(con, period))
+    from .workbooks.cohort_book import cohort_data
+    cohort = cohort_data(con, period)  # read once: cohort.csv, family_members.csv and the cohort workbook
+    write_csv(staging / "cohort.csv", COHORT_COLUMNS, cohort.cohort)
+    write_csv(staging / "family_members.csv", MEMBER_COLUMNS, cohort.members)
     # The reason names the check that failed: "not a valid UK postcode [expect_column_values_to_match_regex]".
     write_csv(staging / "quarantine.csv", QUARANTINE_COLUMNS, con.execute("""
         SELECT q.file_name, q.line_no, q.column_name, q.reason || coalesce(' [' || q.expectation || ']', '')
@@ -90,7 +92,7 @@ def write_outputs(con: duckdb.DuckDBPyConnection, period: str, out: Path, rb: Ru
         ORDER BY c.family_id, v.criterion, v.person_id, v.record_date, v.line_no""", [period]).fetchall())
     write_claim_outputs(con, period, staging, write_csv)
     from .workbooks import write_workbooks  # claims.xlsx and cohort.xlsx (docs/workbooks.md)
-    write_workbooks(con, period, staging, rb, authority, with_identities)
+    write_workbooks(con, period, staging, rb, authority, with_identities, cohort=cohort)
     write_validation_report(con, staging / "validation", period, run_id)
     summary = con.execute("SELECT summary FROM refresh_run WHERE run_id = ?", [run_id]).fetchone()[0]
     doc = {"run_id": run_id, **json.loads(summary)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -80,13 +81,38 @@ def _flatten(prefix: str, node, out: list[list]) -> None:
         out.append([prefix, node if isinstance(node, (int, float)) and not isinstance(node, bool) else str(node)])
 
 
+@dataclass
+class ClaimsData:
+    """What the claims workbook shows from the store: read (claims_data), then written
+    (render_claims_book), which reads nothing more."""
+    period: str
+    batches: list[dict]
+    items: list
+    claims: list
+    attendance: list
+    records: list
+    people: list | None  # the identities copy only
+
+
+def claims_data(con: duckdb.DuckDBPyConnection, period: str, with_identities: bool = False) -> ClaimsData:
+    its = evm.items(con, period)
+    people = people_rows(con, sorted({it.family_id for it in its}), period) if with_identities else None
+    return ClaimsData(period, evm.batches(con, period), its, claim_rows(con, period),
+                      evm.attendance_rows(con, period, its), evm.record_rows(con, period, its), people)
+
+
 def write_claims_book(con: duckdb.DuckDBPyConnection, period: str, path: Path, rb: Rulebook,
                       authority: str = "Local authority", with_identities: bool = False,
                       generated_at: datetime | None = None) -> Path:
+    return render_claims_book(claims_data(con, period, with_identities), path, rb, authority, with_identities,
+                              generated_at)
+
+
+def render_claims_book(data: ClaimsData, path: Path, rb: Rulebook, authority: str = "Local authority",
+                       with_identities: bool = False, generated_at: datetime | None = None) -> Path:
     generated_at = generated_at or datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
-    bs = evm.batches(con, period)
-    its = evm.items(con, period)
-    claims = [_typed_claim_row(r) for r in claim_rows(con, period)]
+    period, bs, its = data.period, data.batches, data.items
+    claims = [_typed_claim_row(r) for r in data.claims]
     sources = evm.source_rows(its)
     manifest = evm.manifest_sha256(sources)
 
@@ -97,11 +123,11 @@ def write_claims_book(con: duckdb.DuckDBPyConnection, period: str, path: Path, r
                         "asb_outcome_window": 25, "offending_baseline_window": 25, "offending_outcome_window": 25})
     table_sheet(wb, "Evidence", evm.EVIDENCE_COLUMNS,
                 evm.evidence_rows(its, _int_or_none(rb, "results.education.terms")), widths={"why": 90})
-    table_sheet(wb, "Attendance", evm.ATTENDANCE_COLUMNS, evm.attendance_rows(con, period, its),
+    table_sheet(wb, "Attendance", evm.ATTENDANCE_COLUMNS, data.attendance,
                 widths={"file": 30, "sha256": 66})
     table_sheet(wb, "Spells", evm.SPELL_COLUMNS, evm.spell_rows(its),
                 widths={"detail": 70, "file": 30, "sha256": 66, "kind": 24})
-    table_sheet(wb, "Records", evm.RECORD_COLUMNS, evm.record_rows(con, period, its),
+    table_sheet(wb, "Records", evm.RECORD_COLUMNS, data.records,
                 widths={"detail": 50, "file": 30, "sha256": 66})
     seeds = "; ".join(f"{b['batch_id']}: seed {b['sample_seed']}" for b in bs) or "no batch"
     table_sheet(wb, "Audit sample",
@@ -124,9 +150,8 @@ def write_claims_book(con: duckdb.DuckDBPyConnection, period: str, path: Path, r
     table_sheet(wb, "Rules", ["setting", "value"], rules, widths={"setting": 55, "value": 60},
                 preamble=[["Rulebook", rb.name], ["Version", rb.version], ["SHA-256", sha]])
     if with_identities:
-        family_ids = sorted({it.family_id for it in its})
         table_sheet(wb, "People", ["family_id", "person_id", "forename", "surname", "dob"],
-                    people_rows(con, family_ids, period),
+                    data.people,
                     preamble=[["RESTRICTED", "Personal data: the authority's case-file copy only. Do not circulate."]])
     table_sheet(wb, "Glossary", ["term", "meaning"],
                 [[f"sheet: {k}", v] for k, v in glossary.SHEETS.items()]

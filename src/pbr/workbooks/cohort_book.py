@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -16,17 +17,35 @@ from .cells import Formula, TITLE_FONT, cell, protect_sheet, save_book, table_sh
 COLUMNS = COHORT_COLUMNS + ["members", "new_this_month"]
 
 
+@dataclass
+class CohortData:
+    """What the cohort workbook shows from the store: cohort.csv's and family_members.csv's rows
+    (a refresh reads them once, for the CSVs and the workbook)."""
+    period: str
+    cohort: list
+    members: list
+
+
+def cohort_data(con: duckdb.DuckDBPyConnection, period: str) -> CohortData:
+    return CohortData(period, cohort_rows(con, period), member_rows(con, period))
+
+
 def write_cohort_book(con: duckdb.DuckDBPyConnection, period: str, path: Path, authority: str = "Local authority",
                       with_identities: bool = False, generated_at: datetime | None = None) -> Path:
+    return render_cohort_book(cohort_data(con, period), path, authority, with_identities, generated_at)
+
+
+def render_cohort_book(data: CohortData, path: Path, authority: str = "Local authority",
+                       with_identities: bool = False, generated_at: datetime | None = None) -> Path:
     generated_at = generated_at or datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
-    members = member_rows(con, period)
+    period, members = data.period, data.members
     count: dict[str, int] = {}
     persons: dict[str, set] = {}
     for family_id, person_id, _source, _key in members:
         persons.setdefault(family_id, set()).add(person_id)
     count = {f: len(p) for f, p in persons.items()}
     rows = []
-    for r in cohort_rows(con, period):
+    for r in data.cohort:
         r = list(r)
         rows.append(r + [count.get(r[0], 0), r[1] == period])
     new = [r for r in rows if r[-1]]
