@@ -86,3 +86,43 @@ def test_components_of_no_edges():
     con = _graph_store([])
     components(con, "e", "out")
     assert con.execute("SELECT count(*) FROM out").fetchone()[0] == 0
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from pbr.graph import assign_stable_ids, assign_stable_ids_sql  # noqa: E402
+
+_names = st.sampled_from([f"c{i}" for i in range(12)] + ["attendance:U1", "benefits:NIA", "Zed"])
+_old = st.sampled_from([f"P{i:02d}" for i in range(1, 9)] + ["P100"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(clusters=st.lists(_names, min_size=0, max_size=12),
+       pairs=st.lists(st.tuples(st.integers(0, 11), _old, st.integers(1, 4)), max_size=20),
+       next_number=st.sampled_from([101, 999, 1234]))  # past every old id, as in a store; past the width
+def test_stable_ids_in_sql_are_the_greedy_matchings(clusters, pairs, next_number):
+    """Clusters that overlap one old id each way are taken in SQL, the rest by the greedy loop:
+    the same ids, new ids (numbered in name order, past the width too), merges and splits as the
+    whole matching in Python. Overlaps name clusters of the list (one row per pair)."""
+    clusters = sorted(set(clusters)) or ["c0"]
+    overlaps, seen = [], set()
+    for i, old_id, n in pairs:
+        c = clusters[i % len(clusters)]
+        if (c, old_id) not in seen:
+            seen.add((c, old_id))
+            overlaps.append((c, old_id, n))
+    want = assign_stable_ids(clusters, overlaps, prefix="P", width=2, next_number=next_number)
+    con = duckdb.connect()
+    con.execute("CREATE TABLE cl (cluster VARCHAR)")
+    con.executemany("INSERT INTO cl VALUES (?)", [(c,) for c in clusters + clusters[:1]])  # repeats allowed
+    con.execute("CREATE TABLE ov (cluster VARCHAR, old_id VARCHAR, n BIGINT)")
+    if overlaps:
+        con.executemany("INSERT INTO ov VALUES (?, ?, ?)", overlaps)
+    got = assign_stable_ids_sql(con, "cl", "ov", "ids", prefix="P", width=2, next_number=next_number)
+    assert dict(con.execute("SELECT cluster, id FROM ids").fetchall()) == want.ids
+    assert {c for (c,) in con.execute("SELECT cluster FROM ids WHERE new").fetchall()} == {
+        c for c, i in want.ids.items() if i in want.new_ids}
+    assert got.clusters == len(clusters)
+    assert got.new_ids == want.new_ids
+    assert got.merged == want.merged
+    assert got.split == want.split

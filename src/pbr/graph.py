@@ -113,13 +113,8 @@ def assign_stable_ids(
     each old id goes to one cluster at most. Clusters left over get new ids in name order. An old
     id whose members went to a cluster that kept another id is reported merged; a cluster that
     took members of an old id but got a new id is reported split from it."""
-    ids: dict[str, str] = {}
-    taken: set[str] = set()
-    for cluster, old_id, _ in sorted(overlaps, key=lambda t: (-t[2], t[1], t[0])):
-        if cluster in ids or old_id in taken:
-            continue
-        ids[cluster] = old_id
-        taken.add(old_id)
+    ids = _greedy(overlaps)
+    taken = set(ids.values())
     result = IdAssignment(ids=ids)
     for cluster in sorted(c for c in clusters if c not in ids):
         new = f"{prefix}{next_number:0{width}d}"
@@ -142,3 +137,75 @@ def assign_stable_ids(
     result.merged = sorted(set(result.merged))
     result.split = sorted(set(result.split))
     return result
+
+
+def _greedy(overlaps: list[tuple[str, str, int]]) -> dict[str, str]:
+    """Pairs by overlap descending, then the older id, then the cluster name; each cluster and
+    each old id taken once: cluster -> old id."""
+    ids: dict[str, str] = {}
+    taken: set[str] = set()
+    for cluster, old_id, _ in sorted(overlaps, key=lambda t: (-t[2], t[1], t[0])):
+        if cluster in ids or old_id in taken:
+            continue
+        ids[cluster] = old_id
+        taken.add(old_id)
+    return ids
+
+
+@dataclass
+class IdChanges:
+    """What assign_stable_ids_sql reports (the ids themselves are in its table)."""
+    clusters: int
+    new_ids: list[str] = field(default_factory=list)
+    merged: list[tuple[str, str]] = field(default_factory=list)
+    split: list[tuple[str, str]] = field(default_factory=list)
+
+
+def assign_stable_ids_sql(con: duckdb.DuckDBPyConnection, clusters: str, overlaps: str, out: str, *,
+                          prefix: str, width: int, next_number: int) -> IdChanges:
+    """assign_stable_ids over tables: `clusters` (a column `cluster`, repeats allowed) and
+    `overlaps(cluster, old_id, n)` (one row per pair) into temp table `out(cluster, id, new)`.
+
+    The same ids by construction: a pair whose cluster overlaps no other old id and whose old id
+    no other cluster is one the greedy matching always takes (nothing else competes for either),
+    so those pairs (nearly all, month to month) are taken here in SQL, and only the rest (merges,
+    splits) go through assign_stable_ids' greedy loop in Python; new ids are numbered in cluster
+    name order as there. (At authority scale the whole matching in Python held ≈230,000 people's
+    clusters and overlaps as Python objects each month.) Tested against assign_stable_ids."""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _sid_overlap AS
+        SELECT cluster, old_id, n,
+               count(*) OVER (PARTITION BY cluster) = 1 AND count(*) OVER (PARTITION BY old_id) = 1 AS sure
+        FROM {overlaps}""")
+    contested = con.execute("SELECT cluster, old_id, n FROM _sid_overlap WHERE NOT sure").fetchall()
+    greedy = _greedy(contested)
+    import pyarrow as pa
+    con.register("_sid_greedy", pa.table({"cluster": pa.array(list(greedy), pa.string()),
+                                          "id": pa.array(list(greedy.values()), pa.string())}))
+    try:
+        con.execute("""
+            CREATE OR REPLACE TEMP TABLE _sid_kept AS
+            SELECT cluster, old_id AS id FROM _sid_overlap WHERE sure
+            UNION ALL SELECT cluster, id FROM _sid_greedy""")
+    finally:
+        con.unregister("_sid_greedy")
+    # (printf, not lpad: lpad would cut a number longer than the width, Python's format does not)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {out} AS
+        SELECT cluster, id, false AS new FROM _sid_kept
+        UNION ALL
+        SELECT cluster, ? || printf(?, ? + row_number() OVER (ORDER BY cluster) - 1), true
+        FROM (SELECT DISTINCT cluster FROM {clusters}) c ANTI JOIN _sid_kept k USING (cluster)""",
+                [prefix, f"%0{width}d", next_number])
+    count = con.execute(f"SELECT count(*) FROM {out}").fetchone()[0]
+    new_ids = [r[0] for r in con.execute(f"SELECT id FROM {out} WHERE new ORDER BY length(id), id").fetchall()]
+    events = con.execute(f"""
+        SELECT DISTINCT CASE WHEN a.new AND o.old_id IN (SELECT id FROM _sid_kept) THEN 'split' ELSE 'merged' END,
+               a.id, o.old_id
+        FROM _sid_overlap o JOIN {out} a USING (cluster)
+        WHERE o.old_id <> a.id
+        ORDER BY 1, 2, 3""").fetchall()
+    con.execute("DROP TABLE IF EXISTS _sid_overlap")
+    con.execute("DROP TABLE IF EXISTS _sid_kept")
+    return IdChanges(count, new_ids, merged=[(a, b) for e, a, b in events if e == "merged"],
+                     split=[(a, b) for e, a, b in events if e == "split"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
-from .graph import assign_stable_ids, components
+from .graph import assign_stable_ids_sql, components
 
 PERSON_PREFIX, PERSON_WIDTH = "P", 7
 
@@ -32,19 +32,18 @@ def link_people(con: duckdb.DuckDBPyConnection, period: str, settings=None) -> d
                label AS cluster
         FROM person_cluster
         WHERE split_part(node, ':', 1) IN ('attendance', 'asb', 'benefits', 'employment', 'interventions')""")
-    clusters = [r[0] for r in con.execute("SELECT DISTINCT cluster FROM key_cluster").fetchall()]
-    overlaps = con.execute("""
-        SELECT k.cluster, x.person_id, count(*) FROM key_cluster k
-        JOIN person_xwalk x USING (source, source_key) GROUP BY ALL""").fetchall()
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _person_overlap AS
+        SELECT k.cluster, x.person_id AS old_id, count(*) AS n FROM key_cluster k
+        JOIN person_xwalk x USING (source, source_key) GROUP BY ALL""")
     next_number = con.execute(
         "SELECT coalesce(max(CAST(substr(person_id, 2) AS BIGINT)), 0) + 1 FROM person_xwalk").fetchone()[0]
-    result = assign_stable_ids(clusters, overlaps, prefix=PERSON_PREFIX, width=PERSON_WIDTH, next_number=next_number)
-    con.execute("CREATE OR REPLACE TEMP TABLE cluster_person (cluster VARCHAR, person_id VARCHAR)")
-    if result.ids:  # a store with no records yet has no clusters: one frame, never row by row
-        frame = pa.table({"cluster": list(result.ids), "person_id": list(result.ids.values())})
-        con.register("_cluster_person_frame", frame)
-        con.execute("INSERT INTO cluster_person SELECT cluster, person_id FROM _cluster_person_frame")
-        con.unregister("_cluster_person_frame")
+    result = assign_stable_ids_sql(con, "key_cluster", "_person_overlap", "_cluster_person_id",
+                                   prefix=PERSON_PREFIX, width=PERSON_WIDTH, next_number=next_number)
+    con.execute("""CREATE OR REPLACE TEMP TABLE cluster_person AS
+        SELECT cluster, id AS person_id FROM _cluster_person_id""")
+    con.execute("DROP TABLE _person_overlap")
+    con.execute("DROP TABLE _cluster_person_id")
     changed = con.execute("""
         SELECT count(*) FROM person_xwalk x JOIN key_cluster k USING (source, source_key)
         JOIN cluster_person c USING (cluster) WHERE x.person_id <> c.person_id""").fetchone()[0]
@@ -70,7 +69,7 @@ def link_people(con: duckdb.DuckDBPyConnection, period: str, settings=None) -> d
             GROUP BY node) p
         WHERE p.node = x.source || ':' || x.source_key AND x.match_probability <> p.prob""")
     _record_events(con, period, "person", result)
-    return {"people": len(clusters), "new_people": len(result.new_ids), "keys_added": added,
+    return {"people": result.clusters, "new_people": len(result.new_ids), "keys_added": added,
             "keys_moved": changed, "merged": len(result.merged), "split": len(result.split), **prob_stats}
 
 
