@@ -155,7 +155,7 @@ def child_refresh(period: str, folder: Path, db: Path, out: Path) -> dict:
     # had peaked at once.
     validate_peak = peak_mb()
     together = tree.take()
-    worker_peak = validation_worker.stop() or 0.0
+    worker_peak = validation_worker.stop(wait=False) or 0.0  # as refresh.release_validation_worker
     steps.append({"step": "read", "wall_s": read_s, "peak_mb": max(read_peak, together), "own_peak_mb": read_peak,
                   "bound_mb": read_peak + worker_peak})
     steps.append({"step": "validate", "wall_s": validate_s, "peak_mb": max(validate_peak, together),

@@ -79,3 +79,31 @@ def test_stop_reports_the_workers_peak_and_a_later_call_restarts_it(monkeypatch)
         os.kill(first, 0)
     assert worker.stop() is None  # none running
     assert worker.call(os.getpid) != first
+
+
+def test_stop_without_waiting_returns_at_once_and_the_worker_still_ends(tmp_path):
+    """stop(wait=False), as a refresh of a large delivery stops it: the worker's teardown runs
+    beside the refresh, the process ends and is reaped all the same, and the refresh's exit
+    reports nothing left behind."""
+    import subprocess
+    import sys
+    script = tmp_path / "stop.py"
+    script.write_text("import os, sys, time\n"
+                      "os.environ['PBR_GX_WORKER'] = '1'\n"
+                      "from pbr.validation import worker\n"
+                      "if __name__ == '__main__':\n"
+                      "    worker.ready(); pid = worker.call(os.getpid)\n"
+                      "    t = time.perf_counter(); assert worker.stop(wait=False) > 50\n"
+                      "    print(round(time.perf_counter() - t, 3))\n"
+                      "    for _ in range(200):\n"
+                      "        try:\n"
+                      "            os.kill(pid, 0); time.sleep(0.05)\n"
+                      "        except ProcessLookupError:\n"
+                      "            print('ended'); break\n"
+                      "    sys.exit(3)\n", encoding="utf-8")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 3, out.stderr
+    took, ended = out.stdout.split()
+    assert ended == "ended"
+    assert float(took) < 0.3  # told to end, not waited for (its teardown takes ~0.5 s)
+    assert "leaked" not in out.stderr and "Warning" not in out.stderr, out.stderr

@@ -440,7 +440,9 @@ RELEASE_WORKER_ROWS = 100_000
 
 def release_validation_worker(parsed: list[ParsedFile]) -> None:
     if sum(p.rows_read for p in parsed) >= RELEASE_WORKER_ROWS:
-        validation_worker.stop()
+        # Not waited for: the worker's teardown (~0.5 s) overlaps loading, whose memory is well
+        # below linking's peak (authority: ≈1.2 GB with the worker's ≈0.4 GB, linking ≈1.7 GB).
+        validation_worker.stop(wait=False)
 
 
 def with_pause_points(run_step: StepRunner) -> StepRunner:

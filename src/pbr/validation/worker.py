@@ -92,8 +92,11 @@ def ready() -> None:
     call(_warm_up)
 
 
-def stop() -> float | None:
-    """End the worker (a later call starts a new one); its peak memory in MB, None if none ran."""
+def stop(wait: bool = True) -> float | None:
+    """End the worker (a later call starts a new one); its peak memory in MB, None if none ran.
+    wait=False: return once it has been told to end, not once it has (its teardown, ~0.5 s with
+    GX loaded, then runs beside the caller's next work on the other core; the process is
+    reaped by its pool's own thread)."""
     global _pool
     with _lock:
         pool, _pool = _pool, None
@@ -103,12 +106,5 @@ def stop() -> float | None:
         peak = pool.submit(peak_mb).result()
     except BrokenProcessPool:
         peak = None
-    # The worker ends at once (os._exit: no interpreter teardown, which took ~0.5 s with GX
-    # loaded, on the refresh's critical path); waited for, so its memory is back before the
-    # caller goes on. Its pool then reports itself broken, and is dropped.
-    try:
-        pool.submit(os._exit, 0)
-    except (BrokenProcessPool, RuntimeError):
-        pass
-    pool.shutdown(wait=True)
+    pool.shutdown(wait=wait)
     return peak
