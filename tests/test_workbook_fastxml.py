@@ -163,3 +163,91 @@ def test_text_openpyxl_refuses_is_refused_by_the_fast_writer_too():
                 ws.append(["bell\x07inside"])
                 buf = io.BytesIO()
                 wb.save(buf)
+
+
+def _block_book(rows, block: bool, columns: int) -> dict[str, bytes]:
+    """A workbook of one table sheet (and a second sheet after it), written with or without
+    blockxml's rows: its parts."""
+    wb = Workbook(write_only=True)
+    original = cells.BLOCK_ROWS
+    cells.BLOCK_ROWS = 2 if block else 10**9
+    try:
+        n = table_sheet(wb, "T", [f"c{i}" for i in range(columns)], rows, preamble=[["title", "x"]])
+        table_sheet(wb, "After", ["a", "b"], [[1, date(2015, 3, 1)], [2, "two"]])
+    finally:
+        cells.BLOCK_ROWS = original
+    assert n == len(rows)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return _members(buf.getvalue())
+
+
+BLOCK_TABLES = {
+    "ids": [[f"F{i:06d}", f"P{i * 7:07d}", "attendance" if i % 3 else "benefits"] for i in range(300)],
+    "mixed": [[f"F{i:06d}", "a & b < c > d" if i % 5 == 0 else "ünïcödé – £", i % 2 == 0, i * 1000, date(2012, 1 + i % 12, 1 + i % 28),
+               None if i % 4 else "case", None] for i in range(300)],
+    # ints and dates first in a later row (no template yet), then rows of other kinds: row by row
+    "late ints": [[None, "x"]] + [[i, "y"] for i in range(5)],
+    "float": [["a", 1.5], ["b", 2.0], ["c", 3.25]],
+    "formula-like text": [["a"], ["=1+1"], ["b"]],
+    "space": [["a"], ["b "], ["c"]],
+    "empty text": [["a"], [""], ["c"]],
+    "error code": [["a"], ["#N/A"], ["c"]],
+    "control character": [["a"], ["b\x01c"], ["c"]],
+    "mixed kinds": [["a"], [1], ["c"]],
+    "early date": [[date(2015, 1, 1)], [date(1900, 2, 28)], [date(1900, 3, 1)]],
+    "datetime": [[datetime(2015, 1, 1)], [datetime(2015, 1, 2, 3, 4)], [datetime(2015, 1, 3)]],
+    "big int": [[1], [10**15], [2]],
+    "all none": [[None, None]] * 5,
+    "ragged": [["a", "b"], ["c"], ["d", "e"]],
+    "bool then int": [[True], [False], [3]],
+}
+
+
+@pytest.mark.parametrize("name", sorted(BLOCK_TABLES))
+def test_rows_as_one_block_are_the_same_bytes(name):
+    """blockxml writes exactly what the row-by-row writer does, or leaves the rows to it."""
+    rows = BLOCK_TABLES[name]
+    columns = max(len(r) for r in rows)
+    assert _block_book(rows, True, columns) == _block_book(rows, False, columns)
+
+
+def test_rows_as_one_block_are_used_for_plain_rows():
+    from pbr.workbooks import blockxml
+    calls = []
+    real = blockxml.rows_xml
+
+    def spy(ws, rows, first_row):
+        out = real(ws, rows, first_row)
+        if ws.title == "T":
+            calls.append(out is not None)
+        return out
+    original = cells.rows_xml
+    cells.rows_xml = spy
+    try:
+        _block_book(BLOCK_TABLES["mixed"], True, 7)
+        _block_book(BLOCK_TABLES["float"], True, 2)
+    finally:
+        cells.rows_xml = original
+    assert calls == [True, False]
+
+
+def test_contract_csv_from_a_frame_is_the_csv_modules(tmp_path):
+    """outputs.write_csv of an Arrow table writes the bytes its row-by-row path writes."""
+    import duckdb
+    from pbr.outputs import write_csv
+    con = duckdb.connect()
+    sql = """
+        SELECT * FROM (VALUES
+            ('plain', 1, true, DATE '2015-03-01', 1.5, DECIMAL(10,2) '12.50', TIMESTAMP '2015-03-01 12:30:05', 'x'),
+            ('', -7, false, NULL, 0.1, NULL, NULL, NULL),
+            (NULL, NULL, NULL, DATE '1900-01-01', 1e-20, DECIMAL(10,2) '-0.05', TIMESTAMP '2015-03-01 12:30:05.5', ''),
+            ('a,b "q" ünï', 10000000000, true, DATE '2099-12-31', NULL, DECIMAL(10,2) '0', NULL, 'line
+feed'),
+            (' lead', 0, false, NULL, -2.5, NULL, NULL, 'cr' || chr(13) || 'x'),
+            ('#N/A', 3, NULL, NULL, 1e300, NULL, NULL, '=1+1')
+        ) t(s, i, b, d, f, m, ts, s2)"""
+    columns = ["s", "i", "b", "d", "f", "m", "ts", "s2"]
+    assert write_csv(tmp_path / "rows.csv", columns, con.execute(sql).fetchall()) == 6
+    assert write_csv(tmp_path / "frame.csv", columns, con.sql(sql).to_arrow_table()) == 6
+    assert (tmp_path / "frame.csv").read_bytes() == (tmp_path / "rows.csv").read_bytes()

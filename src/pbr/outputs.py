@@ -55,6 +55,13 @@ def _fmt(v):
 
 
 def write_csv(path: Path, columns: list[str], rows) -> int:
+    """A contract CSV: the header, then each row's values (_fmt: None empty, booleans true/false,
+    the rest as str() gives them), as Python's csv module writes them (minimal quoting, CRLF).
+    rows: a sequence of rows, or an Arrow table (written by polars, the same bytes)."""
+    import pyarrow as pa
+    if isinstance(rows, pa.Table):
+        import polars as pl
+        return _write_frame(path, columns, pl.from_arrow(rows))
     n = 0
     with open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
@@ -64,6 +71,37 @@ def write_csv(path: Path, columns: list[str], rows) -> int:
             n += 1
     os.chmod(path, 0o600)
     return n
+
+
+def _write_frame(path: Path, columns: list[str], frame) -> int:
+    """write_csv of a frame: each column as text the way _fmt gives it (vectorised for text,
+    integers, booleans and dates; str() of each value otherwise), then polars' writer, which
+    quotes as the csv module does, except that it writes an empty text as "": empty texts are
+    written as nulls (nothing), as the csv module writes them (in rows of more than one field)."""
+    import polars as pl
+    if frame.width < 2:  # (the csv module writes a lone empty field as "")
+        return write_csv(path, columns, frame.rows())
+    out = []
+    for name, dtype in frame.schema.items():
+        col = pl.col(name)
+        if dtype == pl.String:
+            text = col
+        elif dtype.is_integer():
+            text = col.cast(pl.String)
+        elif dtype == pl.Boolean:
+            text = pl.when(col).then(pl.lit("true")).otherwise(pl.lit("false"))
+        elif dtype == pl.Date:
+            text = col.dt.strftime("%Y-%m-%d")
+        else:  # (floats, decimals, timestamps: str() of each value, as _fmt)
+            values = frame.get_column(name).to_list()
+            text = pl.lit(pl.Series(name, [None if v is None else str(v) for v in values], dtype=pl.String))
+        out.append(pl.when(col.is_null()).then(None).otherwise(text).replace("", None).alias(name))
+    text = frame.select(out)
+    text.columns = list(columns)
+    with open(path, "wb") as fh:
+        text.write_csv(fh, line_terminator="\r\n", quote_style="necessary", null_value="")
+    os.chmod(path, 0o600)
+    return text.height
 
 
 def write_outputs(con: duckdb.DuckDBPyConnection, period: str, out: Path, rb: Rulebook, run_id: str,
@@ -77,19 +115,19 @@ def write_outputs(con: duckdb.DuckDBPyConnection, period: str, out: Path, rb: Ru
     write_csv(staging / "cohort.csv", COHORT_COLUMNS, cohort.cohort)
     write_csv(staging / "family_members.csv", MEMBER_COLUMNS, cohort.members)
     # The reason names the check that failed: "not a valid UK postcode [expect_column_values_to_match_regex]".
-    write_csv(staging / "quarantine.csv", QUARANTINE_COLUMNS, con.execute("""
+    write_csv(staging / "quarantine.csv", QUARANTINE_COLUMNS, con.sql("""
         SELECT q.file_name, q.line_no, q.column_name, q.reason || coalesce(' [' || q.expectation || ']', '')
         FROM quarantine q JOIN extract_file e USING (extract_id)
         WHERE e.delivery_period = ? AND e.replaced_by IS NULL
-        ORDER BY q.extract_id, q.line_no, q.column_name""", [period]).fetchall())
-    write_csv(staging / "cohort_evidence.csv", EVIDENCE_COLUMNS, con.execute("""
+        ORDER BY q.extract_id, q.line_no, q.column_name""", params=[period]).to_arrow_table())
+    write_csv(staging / "cohort_evidence.csv", EVIDENCE_COLUMNS, con.sql("""
         SELECT c.family_id, c.identified_period, v.criterion, v.person_id, v.source, e.file_name, e.sha256,
                v.line_no, v.window_start, v.window_end, v.record_date, v.detail, c.rulebook_name, c.rulebook_version
         FROM cohort c
         JOIN criteria_evidence v ON v.family_id = c.family_id AND v.period = c.identified_period
         LEFT JOIN extract_file e ON e.extract_id = v.extract_id
         WHERE c.identified_period <= ?
-        ORDER BY c.family_id, v.criterion, v.person_id, v.record_date, v.line_no""", [period]).fetchall())
+        ORDER BY c.family_id, v.criterion, v.person_id, v.record_date, v.line_no""", params=[period]).to_arrow_table())
     write_claim_outputs(con, period, staging, write_csv)
     from .workbooks import write_workbooks  # claims.xlsx and cohort.xlsx (docs/workbooks.md)
     write_workbooks(con, period, staging, rb, authority, with_identities, cohort=cohort)

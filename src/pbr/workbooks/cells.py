@@ -20,9 +20,12 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from . import fastxml
+from .blockxml import RawRows, rows_xml
 from .fastxml import fast_cells
 
-DANGEROUS_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+DANGEROUS_START = ("=", "+", "-", "@", "\t", "\r", "\n")  # (blockxml.py holds a copy)
+# A table sheet of this many rows or more writes them as one block of XML where it can (blockxml).
+BLOCK_ROWS = 200
 MAX_TEXT = 32767  # Excel's limit for a cell
 
 DATE_FORMAT = "yyyy-mm-dd"
@@ -182,9 +185,22 @@ def table_sheet(wb, title: str, columns: list[str], rows, widths: dict[str, int]
     ws.append(header_row(ws, columns))
     n = 0
     with fast_cells():  # same bytes, written directly for the plain cells (fastxml.py)
-        for values in rows:
-            ws.append(row(ws, values))
-            n += 1
+        rows = rows if isinstance(rows, list) else list(rows)
+        if len(rows) >= BLOCK_ROWS and fastxml.active():
+            # The first row one value at a time (it registers the sheet's integer and date
+            # styles), the rest as one block of XML where every value allows it (blockxml.py).
+            ws.append(row(ws, rows[0]))
+            xml = rows_xml(ws, rows[1:], header + 2)
+            if xml is not None:
+                ws.append(RawRows((xml,)))
+            else:
+                for values in rows[1:]:
+                    ws.append(row(ws, values))
+            n = len(rows)
+        else:
+            for values in rows:
+                ws.append(row(ws, values))
+                n += 1
     last_col = get_column_letter(max(1, len(columns)))
     last_row = header + max(n, 1)
     ws.auto_filter.ref = f"A{header}:{last_col}{last_row}"

@@ -20,6 +20,8 @@ from math import isfinite
 import threading
 from xml.etree.ElementTree import _escape_cdata
 
+from .blockxml import RawRows
+
 from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.cell import _writer as cell_writer
 from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
@@ -101,6 +103,8 @@ def values_to_row(self, values, row_idx):
     """WriteOnlyWorksheet._values_to_row, deferred: openpyxl binds every value to a reused cell
     (type inference, string checks) before writing it; `write_row` writes the plain values
     directly and binds the others exactly as openpyxl would."""
+    if type(values) is RawRows:
+        return values
     return _Values(values)
 
 
@@ -145,6 +149,9 @@ def write_row(self, xf, row, row_idx):
     too). A row with dimensions (height, style) goes to openpyxl's own. (`row` may be a
     generator: one pass.)"""
     ws = self.ws
+    if type(row) is RawRows:  # rows written as XML already (blockxml.rows_xml checked their numbers)
+        xf._file(row[0])
+        return None
     if row_idx in ws.row_dimensions:
         if isinstance(row, _Values):
             row = _ORIGINAL_VALUES(ws, [v.bound(ws) if type(v) is Like else v for v in row], row_idx)
