@@ -168,14 +168,16 @@ def test_text_openpyxl_refuses_is_refused_by_the_fast_writer_too():
 def _block_book(rows, block: bool, columns: int) -> dict[str, bytes]:
     """A workbook of one table sheet (and a second sheet after it), written with or without
     blockxml's rows: its parts."""
+    from pbr.workbooks import blockxml
     wb = Workbook(write_only=True)
-    original = cells.BLOCK_ROWS
+    original, chunk = cells.BLOCK_ROWS, blockxml.CHUNK
     cells.BLOCK_ROWS = 2 if block else 10**9
+    blockxml.CHUNK = 7  # several blocks a sheet
     try:
         n = table_sheet(wb, "T", [f"c{i}" for i in range(columns)], rows, preamble=[["title", "x"]])
         table_sheet(wb, "After", ["a", "b"], [[1, date(2015, 3, 1)], [2, "two"]])
     finally:
-        cells.BLOCK_ROWS = original
+        cells.BLOCK_ROWS, blockxml.CHUNK = original, chunk
     assert n == len(rows)
     buf = io.BytesIO()
     wb.save(buf)

@@ -190,9 +190,10 @@ def table_sheet(wb, title: str, columns: list[str], rows, widths: dict[str, int]
             # The first row one value at a time (it registers the sheet's integer and date
             # styles), the rest as one block of XML where every value allows it (blockxml.py).
             ws.append(row(ws, rows[0]))
-            xml = rows_xml(ws, rows[1:], header + 2)
-            if xml is not None:
-                ws.append(RawRows((xml,)))
+            blocks = rows_xml(ws, rows[1:], header + 2)
+            if blocks is not None:
+                for xml in blocks:
+                    ws.append(RawRows((xml,)))
             else:
                 for values in rows[1:]:
                     ws.append(row(ws, values))
