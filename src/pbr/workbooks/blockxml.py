@@ -19,9 +19,6 @@ from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import WINDOWS_EPOCH
 
-# cells.DANGEROUS_START (not imported: cells imports this module)
-_DANGEROUS_START = ("=", "+", "-", "@", "\t", "\r", "\n")
-_MAX_TEXT = 32767
 _EPOCH = WINDOWS_EPOCH.date() if isinstance(WINDOWS_EPOCH, datetime) else WINDOWS_EPOCH
 
 
@@ -36,11 +33,12 @@ def _plain_text(rows: list, j: int) -> bool:
     """Every text of column j is one cells.row and fastxml write as an inline string without a
     cell of its own: non-empty, not starting like a formula, no surrounding whitespace, no error
     code, no character a workbook cannot hold, not over Excel's limit."""
+    from .cells import DANGEROUS_START, MAX_TEXT  # (here: cells imports this module)
     for i in range(0, len(rows), CHUNK):
         values = [r[j] for r in rows[i:i + CHUNK] if r[j] is not None]
         for v in values:
-            if (not v or v.startswith(_DANGEROUS_START) or v[0].isspace() or v[-1].isspace()
-                    or len(v) > _MAX_TEXT or v in ERROR_CODES):
+            if (not v or v.startswith(DANGEROUS_START) or v[0].isspace() or v[-1].isspace()
+                    or len(v) > MAX_TEXT or v in ERROR_CODES):
                 return False
         if ILLEGAL_CHARACTERS_RE.search("".join(values)):
             return False

@@ -23,7 +23,7 @@ from . import fastxml
 from .blockxml import RawRows, rows_xml
 from .fastxml import fast_cells
 
-DANGEROUS_START = ("=", "+", "-", "@", "\t", "\r", "\n")  # (blockxml.py holds a copy)
+DANGEROUS_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 # A table sheet of this many rows or more writes them as one block of XML where it can (blockxml).
 BLOCK_ROWS = 200
 MAX_TEXT = 32767  # Excel's limit for a cell
