@@ -253,3 +253,8 @@ feed'),
     assert write_csv(tmp_path / "rows.csv", columns, con.execute(sql).fetchall()) == 6
     assert write_csv(tmp_path / "frame.csv", columns, con.sql(sql).to_arrow_table()) == 6
     assert (tmp_path / "frame.csv").read_bytes() == (tmp_path / "rows.csv").read_bytes()
+    # no rows (a delivery with nothing quarantined): the header alone, either way
+    empty = f"SELECT * FROM ({sql}) WHERE false"
+    assert write_csv(tmp_path / "rows0.csv", columns, con.execute(empty).fetchall()) == 0
+    assert write_csv(tmp_path / "frame0.csv", columns, con.sql(empty).to_arrow_table()) == 0
+    assert (tmp_path / "frame0.csv").read_bytes() == (tmp_path / "rows0.csv").read_bytes() == b"s,i,b,d,f,m,ts,s2\r\n"

@@ -1,10 +1,11 @@
-"""A big table sheet's rows as one block of sheet XML, built column by column by polars.
+"""A big table sheet's rows as blocks of sheet XML (CHUNK rows each), built column by column by
+polars.
 
 `fastxml.write_row` writes a row's cells one value at a time in Python: ≈5 µs a row, the most of
 the cohort workbook's time (its Members sheet alone is ≈90,000 rows at authority scale, ≈1M at
 region scale). For rows whose every value is of a kind it writes directly (text that needs no
 cell of its own, booleans, integers and dates after the sheet's first of their type) this builds
-the very same XML for all of them at once, and `fastxml.write_row` writes the block as it is.
+the very same XML, a block of rows at a time, and `fastxml.write_row` writes each block as it is.
 Any other value (a float, money, a formula, text starting like a formula or with surrounding
 whitespace, an error code...) and the rows go the usual way, one at a time: the bytes are the
 same either way (tests/test_workbook_fastxml.py)."""

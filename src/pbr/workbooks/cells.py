@@ -24,7 +24,7 @@ from .blockxml import RawRows, rows_xml
 from .fastxml import fast_cells
 
 DANGEROUS_START = ("=", "+", "-", "@", "\t", "\r", "\n")
-# A table sheet of this many rows or more writes them as one block of XML where it can (blockxml).
+# A table sheet of this many rows or more writes them as blocks of XML where it can (blockxml).
 BLOCK_ROWS = 200
 MAX_TEXT = 32767  # Excel's limit for a cell
 
@@ -188,7 +188,7 @@ def table_sheet(wb, title: str, columns: list[str], rows, widths: dict[str, int]
         rows = rows if isinstance(rows, list) else list(rows)
         if len(rows) >= BLOCK_ROWS and fastxml.active():
             # The first row one value at a time (it registers the sheet's integer and date
-            # styles), the rest as one block of XML where every value allows it (blockxml.py).
+            # styles), the rest as blocks of XML where every value allows it (blockxml.py).
             ws.append(row(ws, rows[0]))
             blocks = rows_xml(ws, rows[1:], header + 2)
             if blocks is not None:

@@ -20,8 +20,6 @@ from math import isfinite
 import threading
 from xml.etree.ElementTree import _escape_cdata
 
-from .blockxml import RawRows
-
 from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.cell import _writer as cell_writer
 from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
@@ -30,6 +28,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import to_excel
 from openpyxl.worksheet import _write_only as write_only
 from openpyxl.worksheet import _writer as sheet_writer
+
+from .blockxml import RawRows
 
 _ORIGINAL = cell_writer.write_cell
 _ORIGINAL_WRITE_CELL = sheet_writer.write_cell
