@@ -266,3 +266,48 @@ def test_rules_splink_must_block_itself():
         {"blocking_rule": "l.a = r.a", "salting_partitions": 4}]}) is None
     assert plain_rules({"link_type": "link_and_dedupe", "blocking_rules_to_generate_predictions": ["l.a = r.a"]}) is None
     assert plain_rules({**dedupe, "blocking_rules_to_generate_predictions": []}) is None
+
+
+def test_blocking_rules_of_equalities_only_join_on_hashes():
+    from pbr.probabilistic import PREDICT_BLOCKING, equality_columns
+
+    assert equality_columns([f"({r}) and l.det <> r.det" for r in PREDICT_BLOCKING]) == [
+        "fn", "sn", "dob_year", "det", "dob_md", "dob", "pc", "sn_ph", "fn_ph", "addr_key", "pc_district"]
+    assert equality_columns(["l.a = r.a AND (l.b != r.b)"]) == ["a", "b"]
+    for rule in ["l.a = r.a or l.b = r.b", "l.a = r.b", "levenshtein(l.a, r.a) < 2", "l.a = r.a and l.b < r.b",
+                 "substr(l.a, 1, 2) = substr(r.a, 1, 2)", "l.a = r.a and 1 = 1"]:
+        assert equality_columns(["l.x = r.x", rule]) is None, rule
+
+
+@pytest.mark.parametrize("hash_fn, hashed", [("hash", True), ("length", False)])
+def test_blocking_joins_hashes_only_when_no_two_values_share_one(monkeypatch, hash_fn, hashed):
+    """With a hash under which values collide (length: every forename of one length) the values
+    are joined instead; either way the pairs are Splink's."""
+    import duckdb
+
+    import pbr.probabilistic as P
+
+    monkeypatch.setattr(P, "HASH", hash_fn)
+    obs = _random_observations(300, 5)
+    settings = json.loads(P.model_path().read_text(encoding="utf-8"))
+    rules = P.plain_rules(settings)
+    con = duckdb.connect()
+    linker = P._linker(obs, settings, con)
+    want = linker.inference.compute_blocked_pairs_for_predict_chunk().as_pyarrow_table()
+    want = sorted(zip(*(want.column(c).to_pylist() for c in ("join_key_l", "join_key_r", "match_key"))))
+    assert (P.hashed_keys(con, rules, "unique_id") is not None) is hashed
+    got = con.sql(f"SELECT join_key_l, join_key_r, match_key FROM {P.block(con, rules)}").fetchall()
+    assert len(want) > 300 and sorted(got) == want
+    assert con.sql(f"SELECT count(*) FROM duckdb_tables() WHERE table_name = '{P.HASHED_TABLE}'").fetchall() == [(0,)]
+
+
+def test_splink_is_given_the_columns_its_comparisons_read():
+    import pbr.probabilistic as P
+
+    settings = json.loads(P.model_path().read_text(encoding="utf-8"))
+    cols = _random_observations(10, 1).column_names
+    scored = P.scored_columns(settings, cols)
+    assert {"unique_id", "fn", "fn_alts", "sn", "sn_ph", "dob", "dob_year", "dob_md", "dob_dm", "sex", "pc",
+            "pc_sector", "pc_district", "addr_key"} == set(scored)
+    assert scored == [c for c in cols if c in scored]
+    assert P.scored_columns({**settings, "additional_columns_to_retain": ["source"]}, cols).count("source") == 1

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import re
 import tempfile
 from functools import lru_cache
 from pathlib import Path
@@ -124,7 +125,6 @@ PREDICT_BLOCKING = [
 
 def _level(cond: str, label: str, **kw) -> dict:
     """A comparison level; `l.x` / `r.x` in the condition become Splink's `x_l` / `x_r`."""
-    import re
     cond = re.sub(r"\b([lr])\.([a-z_]+)", lambda m: f'"{m.group(2)}_{m.group(1)}"', cond)
     return {"sql_condition": cond, "label_for_charts": label, **kw}
 
@@ -226,12 +226,11 @@ DERIVE_SQL = """
            left(o.dob, 4) AS dob_year, substr(o.dob, 6) AS dob_md,
            substr(o.dob, 9, 2) || '-' || substr(o.dob, 6, 2) AS dob_dm,
            CASE WHEN contains(o.pc, ' ') THEN left(o.pc, length(o.pc) - 2) END AS pc_sector,
-           split_part(o.pc, ' ', 1) AS pc_district,
-           a.tokens AS addr_tokens
+           split_part(o.pc, ' ', 1) AS pc_district
     FROM _pbr_obs_base o
     LEFT JOIN _pbr_name_codes f ON f.name = o.fn
     LEFT JOIN _pbr_name_codes s ON s.name = o.sn
-    LEFT JOIN (SELECT d.addr, {addr_key} AS addr_key, list_sort(list_distinct(string_split(d.addr, ' '))) AS tokens
+    LEFT JOIN (SELECT d.addr, {addr_key} AS addr_key
                FROM (SELECT DISTINCT addr FROM _pbr_obs_base WHERE addr IS NOT NULL) d{addr_key_join}) a ON a.addr = o.addr
     ORDER BY o.unique_id"""
 
@@ -270,7 +269,6 @@ def _derive(obs: pa.Table) -> pa.Table:
     sn = obs.column("sn").to_pylist()
     dob = obs.column("dob").to_pylist()
     pc = obs.column("pc").to_pylist()
-    addr = obs.column("addr").to_pylist()
     cols = {
         "fn_alts": [sorted(nick.get(f, {f})) if f else None for f in fn],
         "fn_ph": [soundex(f) for f in fn],
@@ -280,7 +278,6 @@ def _derive(obs: pa.Table) -> pa.Table:
         "dob_dm": [f"{d[8:10]}-{d[5:7]}" if d else None for d in dob],
         "pc_sector": [p[:-2] if p and " " in p else None for p in pc],
         "pc_district": [p.split(" ")[0] if p else None for p in pc],
-        "addr_tokens": [sorted(set(a.split(" "))) if a else None for a in addr],
     }
     for name, values in cols.items():
         obs = obs.append_column(name, pa.array(values))
@@ -288,7 +285,19 @@ def _derive(obs: pa.Table) -> pa.Table:
 
 
 OBS_TABLE = "pbr_obs"
+SCORED_TABLE = "pbr_obs_scored"
 BLOCKED_TABLE = "pbr_blocked_pairs"
+
+
+def scored_columns(settings: dict, columns: list[str]) -> list[str]:
+    """The observation columns a model's scoring reads: its unique id, every column its
+    comparisons name (as `x_l` / `x_r`), their term-frequency columns and any it retains."""
+    text = json.dumps(settings.get("comparisons") or [])
+    keep = {settings.get("unique_id_column_name") or "unique_id", *(settings.get("additional_columns_to_retain") or [])}
+    keep |= {lv["tf_adjustment_column"] for comp in settings.get("comparisons") or []
+             for lv in comp.get("comparison_levels") or [] if lv.get("tf_adjustment_column")}
+    keep |= {c for c in columns if re.search(rf"\b{re.escape(c)}_[lr]\b", text)}
+    return [c for c in columns if c in keep]
 
 
 def _linker(obs: pa.Table, settings, con: duckdb.DuckDBPyConnection | None = None):
@@ -321,16 +330,57 @@ def block(con: duckdb.DuckDBPyConnection, rules: list[str], uid: str = "unique_i
     table at once and needed ~3 KB an observation to stay in memory (authority: 1.8 s unspilled,
     5.7 s at Splink's 400 MB). Here each rule is one join on the columns it names, then one
     group-by keeps each pair's first rule: the same set and keys by construction (a rule's
-    condition NULL is no pair, as Splink's coalesce(..., false) has it), tested against Splink's."""
+    condition NULL is no pair, as Splink's coalesce(..., false) has it), tested against Splink's.
+    Rules that only compare columns for (in)equality join on the columns' 64-bit hashes when no
+    two of a column's values share a hash (`hashed_keys`)."""
+    table = hashed_keys(con, rules, uid) or OBS_TABLE
     for k, rule in enumerate(rules):
         into = "CREATE OR REPLACE TEMP TABLE _pbr_rule_pairs AS" if k == 0 else "INSERT INTO _pbr_rule_pairs"
         con.execute(f"""{into} SELECT {k} AS k, l.{uid} AS l, r.{uid} AS r
-            FROM {OBS_TABLE} l JOIN {OBS_TABLE} r ON ({rule}) WHERE l.{uid} < r.{uid}""")
+            FROM {table} l JOIN {table} r ON ({rule}) WHERE l.{uid} < r.{uid}""")
     con.execute(f"""CREATE OR REPLACE TEMP TABLE {BLOCKED_TABLE} AS
         SELECT CAST(min(k) AS VARCHAR) AS match_key, l AS join_key_l, r AS join_key_r
         FROM _pbr_rule_pairs GROUP BY l, r""")
     con.execute("DROP TABLE _pbr_rule_pairs")
+    con.execute(f"DROP TABLE IF EXISTS {HASHED_TABLE}")
     return BLOCKED_TABLE
+
+
+HASHED_TABLE = "pbr_blocking_keys"
+HASH = "hash"  # DuckDB's 64-bit hash (a test swaps in a colliding one)
+_ATOM = re.compile(r"^l\.([a-z_][a-z0-9_]*)\s*(=|<>|!=)\s*r\.\1$")
+
+
+def equality_columns(rules: list[str]) -> list[str] | None:
+    """The columns the rules compare, when every rule is a conjunction of `l.x = r.x` and
+    `l.x <> r.x` (brackets only grouping them); None for anything else (an OR, a function, two
+    different columns compared)."""
+    cols: list[str] = []
+    for rule in rules:
+        for atom in re.split(r"\s+and\s+", rule.replace("(", " ").replace(")", " ").strip(), flags=re.IGNORECASE):
+            m = _ATOM.match(atom.strip())
+            if m is None:
+                return None
+            cols += [m.group(1)] if m.group(1) not in cols else []
+    return cols or None
+
+
+def hashed_keys(con: duckdb.DuckDBPyConnection, rules: list[str], uid: str) -> str | None:
+    """A table of the observations' blocking columns as 64-bit hashes (NULL kept NULL), for rules
+    that only test them for (in)equality, provided no two distinct values of a column share a hash:
+    then equal hashes mean equal values and the joins give the same pairs, on integers instead of
+    text (authority: the 13 rules' joins 1.25 -> 0.45 s). None (join the values) otherwise."""
+    cols = equality_columns(rules)
+    if cols is None or uid in cols:
+        return None
+    collisions = " UNION ALL ".join(
+        f"SELECT count(*) FROM (SELECT {HASH}(v) FROM (SELECT DISTINCT {c} AS v FROM {OBS_TABLE} WHERE {c} IS NOT NULL) "
+        f"GROUP BY 1 HAVING count(*) > 1)" for c in cols)
+    if any(n for (n,) in con.execute(collisions).fetchall()):
+        return None
+    hashes = ", ".join(f"CASE WHEN {c} IS NOT NULL THEN {HASH}({c}) END AS {c}" for c in cols)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {HASHED_TABLE} AS SELECT {uid}, {hashes} FROM {OBS_TABLE}")
+    return HASHED_TABLE
 
 
 def predict(obs: pa.Table, threshold: float, model: Path | None = None,
@@ -363,12 +413,18 @@ def predict(obs: pa.Table, threshold: float, model: Path | None = None,
         try:
             from splink import DuckDBAPI, Linker
             db_api = DuckDBAPI(con)
-            linker = Linker(db_api.register(obs, table_name=OBS_TABLE), settings, log_level=None)
             rules = plain_rules(settings)
             if rules is not None:  # pbr blocks (leaner, the same pairs); Splink scores them
+                db_api.register(obs, table_name=OBS_TABLE)
+                # Splink copies every column of the pairs' rows before scoring: only those the
+                # comparisons read go to it (authority: 0.3 s less; the same scores, tested).
+                scored = obs.select(scored_columns(settings, obs.column_names))
+                linker = Linker(db_api.register(scored, table_name=SCORED_TABLE), settings, log_level=None)
                 blocked = block(con, rules, settings.get("unique_id_column_name") or "unique_id")
                 linker.table_management.register_blocked_pairs_for_predict(
                     db_api.register(blocked, table_name="pbr_blocked"))
+            else:
+                linker = Linker(db_api.register(obs, table_name=OBS_TABLE), settings, log_level=None)
             pairs = linker.inference.predict(threshold_match_probability=threshold).as_pyarrow_table()
         finally:
             con.close()  # Splink's tables (blocked pairs, tf lookups) go now, not when collected

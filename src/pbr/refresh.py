@@ -303,8 +303,7 @@ def step_load(run: RefreshRun) -> None:
 
 def step_link(run: RefreshRun) -> None:
     run.say("linking records into people")
-    if run.out is not None:
-        preload_output_modules()
+    preload_modules(outputs=run.out is not None, linker=run.config.linkage.enabled)
     for step in REFRESH_STEPS:
         if step == "20_identity.sql":  # standardised values from the store's memo (pbr.memo)
             from .memo import prepare
@@ -318,19 +317,24 @@ def step_link(run: RefreshRun) -> None:
     run.stats["linkage_quality"] = build_quality(run.con, run.period, run.stats["link"], run.config.linkage)
 
 
-def preload_output_modules() -> None:
-    """Import the workbook and report modules (openpyxl, matplotlib: ≈0.6 s of pure Python at
-    authority scale) in a background thread while the link step's SQL runs, which leaves the
-    interpreter lock free; the outputs step then finds them imported. An import that fails here
-    fails again, and is reported, where the outputs step imports the module."""
+def preload_modules(outputs: bool, linker: bool) -> None:
+    """Import Splink (≈0.15 s, needed once the link step's SQL has run) and the workbook and
+    report modules (openpyxl, matplotlib: ≈0.6 s of pure Python at authority scale) in a
+    background thread while the link step's SQL runs, which leaves the interpreter lock free; the
+    steps that use them then find them imported. An import that fails here fails again, and is
+    reported, where it is used."""
     def load() -> None:
         try:
-            import pbr.report.page  # noqa: F401
-            import pbr.workbooks.claims_book  # noqa: F401
-            import pbr.workbooks.cohort_book  # noqa: F401
+            if linker:
+                import splink  # noqa: F401
+            if outputs:
+                import pbr.report.page  # noqa: F401
+                import pbr.workbooks.claims_book  # noqa: F401
+                import pbr.workbooks.cohort_book  # noqa: F401
         except Exception:  # noqa: BLE001 - raised again on use
             pass
-    threading.Thread(target=load, name="pbr-output-imports", daemon=True).start()
+    if outputs or linker:
+        threading.Thread(target=load, name="pbr-preload", daemon=True).start()
 
 
 def step_families(run: RefreshRun) -> None:
