@@ -185,6 +185,16 @@ def test_extra_or_missing_fields_are_a_file_error(mutate, expect):
     assert isinstance(e, InputFileError) and expect in str(e), str(e)
 
 
+def test_a_short_row_is_the_error_even_when_typing_fails_too():
+    # The rows' shapes are counted in a second thread while the file is typed (discover.read_text_frame):
+    # a file that is both ragged and misheaded reports its ragged row, at its line, as it always did.
+    header, rows = asb_rows()
+    header[header.index("event_date")] = "evnt_date"
+    rows[2].pop()
+    e = outcome(delivery(as_csv(header, rows)))
+    assert isinstance(e, InputFileError) and "fields where the header has" in str(e) and "line 4" in str(e), str(e)
+
+
 def test_an_unclosed_quote_is_a_file_error():
     header, rows = asb_rows()
     good = as_csv(header, rows)

@@ -38,6 +38,35 @@ def test_worker_and_in_process_give_the_same_validation(typed_files, monkeypatch
     assert quarantined > 0  # the cases files fail checks: the comparison is not of empty results
 
 
+def test_the_worker_validates_without_loading_what_it_defers(typed_files, monkeypatch):
+    # scipy.stats comes in with GX's import but pbr's suites never use it: the worker defers it
+    # (≈0.8 s of its warm-up), and validating every case file leaves it unloaded.
+    monkeypatch.setenv("PBR_GX_WORKER", "1")
+    worker.stop()
+    parsed = [validate_typed(t, P) for t in typed_files]
+    assert sum(p.validation.rows_quarantined for p in parsed) > 0
+    assert worker.call(worker.loaded_modules, "great_expectations")  # GX itself is loaded
+    assert worker.call(worker.loaded_modules, "scipy.stats") == ["scipy.stats"]  # its placeholder only
+
+
+def test_a_deferred_module_loads_whole_on_first_use():
+    code = """
+import sys
+from pbr.validation import worker
+worker._defer_imports()
+import great_expectations
+assert worker.loaded_modules("scipy.stats") == ["scipy.stats"], worker.loaded_modules("scipy.stats")
+from scipy import stats
+assert stats.norm.cdf(0.0) == 0.5
+assert "scipy.stats._stats_py" in sys.modules
+import scipy.stats
+assert scipy.stats.ttest_ind([1, 2, 3], [4, 5, 6]).pvalue < 0.05
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
 def test_the_refresh_process_never_imports_great_expectations(tmp_path):
     folder = tmp_path / "delivery"
     write_cases(folder)

@@ -166,7 +166,7 @@ def _typed(col: Column) -> tuple[pl.Expr, pl.Expr]:
 
 def type_file(f: DeliveryFile, mapping: dict[str, str] | None = None) -> TypedFile:
     """Read the file and type every contract column (polars). File errors raise InputFileError."""
-    return type_text(f, read_text_frame(f), mapping)
+    return read_text_frame(f, lambda text: type_text(f, text, mapping))
 
 
 def type_text(f, text: pl.DataFrame, mapping: dict[str, str] | None = None) -> TypedFile:
