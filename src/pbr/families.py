@@ -7,6 +7,7 @@ import duckdb
 
 from .graph import assign_stable_ids_sql
 from .linkage import _record_events
+from .store import check_unique
 
 FAMILY_PREFIX, FAMILY_WIDTH = "F", 6
 
@@ -41,5 +42,6 @@ def assign_families(con: duckdb.DuckDBPyConnection, period: str) -> dict[str, in
     con.execute("""
         INSERT INTO family_snapshot (period, family_id, person_id, is_child)
         SELECT ?, family_id, person_id, is_child FROM family_member""", [period])
+    check_unique(con, "family_snapshot", ("period", "person_id"), period)  # one family a person
     _record_events(con, period, "family", result)
     return {"families": result.clusters, "new_families": len(result.new_ids)}

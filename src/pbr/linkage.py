@@ -9,6 +9,7 @@ import duckdb
 import pyarrow as pa
 
 from .graph import assign_stable_ids_sql, components
+from .store import check_unique
 
 PERSON_PREFIX, PERSON_WIDTH = "P", 7
 
@@ -68,6 +69,7 @@ def link_people(con: duckdb.DuckDBPyConnection, period: str, settings=None) -> d
                 UNION ALL SELECT b, match_probability FROM person_link WHERE kind = 'probabilistic')
             GROUP BY node) p
         WHERE p.node = x.source || ':' || x.source_key AND x.match_probability <> p.prob""")
+    check_unique(con, "person_xwalk", ("source", "source_key"))  # one person a source record key
     _record_events(con, period, "person", result)
     return {"people": result.clusters, "new_people": len(result.new_ids), "keys_added": added,
             "keys_moved": changed, "merged": len(result.merged), "split": len(result.split), **prob_stats}

@@ -35,7 +35,7 @@ from .linkage import link_people
 from .outputs import write_outputs
 from .rulebook import Rulebook, load_rulebook
 from .sqlfiles import read_sql, statements
-from .store import connect, migrate, transaction
+from .store import check_unique, connect, migrate, transaction
 
 Reporter = Callable[[str], None]
 
@@ -348,12 +348,14 @@ def step_cohort(run: RefreshRun) -> None:
     run.say("evaluating criteria")
     run_sql(run.con, "refresh/50_criteria.sql")
     run_sql(run.con, "refresh/60_cohort.sql")
+    check_unique(run.con, "family_status", ("period", "family_id"), run.period)
 
 
 def step_outcomes(run: RefreshRun) -> None:
     run.say("attaching cases and measuring results")
     run_sql(run.con, "refresh/70_attachment.sql")
     run_sql(run.con, "refresh/80_results.sql")
+    check_unique(run.con, "family_result", ("period", "family_id"), run.period)
 
 
 def step_claims(run: RefreshRun) -> None:
