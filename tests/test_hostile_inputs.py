@@ -315,3 +315,75 @@ def test_headers_polars_would_read_as_patterns_are_plain_names(odd):
         assert p.rows.equals(want.rows)
     alone = outcome(delivery(as_csv([odd], [["1"], ["2"]])))
     assert isinstance(alone, InputFileError)
+
+
+# Typing: each value parsed once, its failures found from the typed frame -----------------------------
+
+def attendance_rows(n: int = 6) -> tuple[list[str], list[list[str]]]:
+    with open(SAMPLE / "attendance.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    return rows[0], rows[1:1 + n]
+
+
+typed_text = st.sampled_from(["", " ", "\t", "12", "+7", "-3", "7.0", "7.5", "1234567890", "0012", "y", "N", "TRUE",
+                              "0", "1", "maybe", "2025-10-31", "31/10/2025", "2025-10-31 00:00:00", "2025-02-30",
+                              "1/2/2025", "yesterday", " 5 ", "٣"]) | st.text(max_size=12)
+
+
+@FEW
+@given(cells=st.lists(st.tuples(st.sampled_from(["dob", "sessions_possible", "sessions_unauthorised",
+                                                 "fixed_exclusions", "permanent_exclusion"]),
+                                st.integers(min_value=0, max_value=5), typed_text), max_size=8))
+def test_parse_failures_are_the_values_present_that_did_not_parse(cells):
+    # The reference: each typed column's parse failures judged from the delivered text on its own (as
+    # type_text did before it parsed each value once), column by column, then line by line.
+    from pbr.contract import sources
+    from pbr.ingest.parse import _parse_bool, _parse_date, _parse_int, type_file
+    from pbr.validation.suites import PARSE_EXPECTATIONS, PARSE_REASONS
+    header, rows = attendance_rows()
+    for column, row, value in cells:
+        rows[row][header.index(column)] = value.replace("\x00", "")
+    t = type_file(delivery(as_csv(header, rows), "attendance.csv"))
+    parse = {"date": _parse_date, "integer": _parse_int, "boolean": _parse_bool}
+    expected = []
+    for c in sources()["attendance"].columns:
+        if c.type not in PARSE_EXPECTATIONS:
+            continue
+        judged = t.text.select("__line", pl.col(c.name).is_not_null().alias("present"), parse[c.type](c.name).alias("v"))
+        expected += [(line, c.name, PARSE_REASONS[c.type], PARSE_EXPECTATIONS[c.type])
+                     for line, present, v in judged.iter_rows() if present and v is None]
+    assert t.parse_failures.rows() == expected
+    assert t.parse_failures.schema == pl.Schema({"__line": pl.Int64, "column_name": pl.String, "reason": pl.String,
+                                                 "expectation": pl.String})
+    # A failed value is null in the typed frame, and a column's default fills only a value not delivered.
+    typed = t.typed.join(t.text.select("__line", pl.col("fixed_exclusions").alias("text")), on="__line")
+    for _, column, _, _ in expected:
+        failed = {line for line, c, _, _ in expected if c == column}
+        assert all(v is None for line, v in t.typed.select("__line", column).iter_rows() if line in failed)
+    assert all(v == 0 for text, v in typed.select("text", "fixed_exclusions").iter_rows() if text is None)
+
+
+def test_rows_of_blank_cells_are_dropped_and_the_others_keep_their_lines():
+    # Blank rows are dropped as the CSV's values are cleaned (type_text), not in a pass of their own.
+    header, rows = asb_rows(4)
+    blank = [" "] * len(header)
+    blank[1] = "\t"
+    rows = [rows[0], blank, rows[1], [""] * len(header), rows[2]]
+    r = outcome(delivery(as_csv(header, rows)))
+    accounted(r, 3)
+    assert sorted(r.rows.get_column("line_no").to_list() + r.rejects.get_column("line_no").unique().to_list()) == [2, 4, 6]
+    header, rows = asb_rows(2)
+    e = outcome(delivery(as_csv(header, [[" "] * len(header), [""] * len(header)])))
+    assert isinstance(e, InputFileError) and "has a header but no rows" in str(e)
+
+
+def test_the_cell_size_limit_counts_characters_not_bytes():
+    # The limit is checked on byte lengths first (no scan of the text): a cell of 10,000 two-byte
+    # characters is 20,000 bytes and within the limit.
+    header, rows = asb_rows()
+    rows[3][header.index("address")] = "é" * MAX_CELL_CHARS
+    assert not isinstance(outcome(delivery(as_csv(header, rows))), InputFileError)
+    rows[3][header.index("address")] = "é" * (MAX_CELL_CHARS + 1)
+    e = outcome(delivery(as_csv(header, rows)))
+    assert isinstance(e, InputFileError) and (e.line, e.column) == (5, "address")
+    assert "10,001 characters" in str(e)

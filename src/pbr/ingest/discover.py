@@ -105,7 +105,7 @@ def read_text_frame(f: DeliveryFile, then: Callable[[pl.DataFrame], T] | None = 
             shape = pool.submit(_csv_problem, data, False)
             del data
             try:
-                text = finish_text_frame(f, df, 2)
+                text = finish_text_frame(f, df, 2, drop_blank=False)  # (type_text drops them)
                 del df  # (the unnumbered frame: not held while typing)
                 result = then(text)
             except BaseException:
@@ -124,11 +124,14 @@ def read_text_frame(f: DeliveryFile, then: Callable[[pl.DataFrame], T] | None = 
     return then(finish_text_frame(f, df, first_line))
 
 
-def finish_text_frame(f, df: pl.DataFrame, first_line: int) -> pl.DataFrame:
+def finish_text_frame(f, df: pl.DataFrame, first_line: int, drop_blank: bool = True) -> pl.DataFrame:
     """Number the rows from first_line, refuse an oversized cell, drop blank rows (a file's or a
-    database result's: `f` is a DeliveryFile or a DatabaseExtract)."""
+    database result's: `f` is a DeliveryFile or a DatabaseExtract). drop_blank=False: left to the
+    caller (parse.type_text drops them as it cleans each value: one pass over the cells, not two)."""
     df = df.with_row_index(LINE_COL, offset=first_line).with_columns(pl.col(LINE_COL).cast(pl.Int64))
     _check_cell_sizes(f, df)
+    if not drop_blank:
+        return df
     # Blank lines and empty sheet rows hold nothing: drop them once numbered, so every other row
     # keeps the line it came from.
     cells = [pl.nth(i).cast(pl.String).str.strip_chars() for i, c in enumerate(df.columns) if c != LINE_COL]
@@ -144,6 +147,11 @@ def _check_cell_sizes(f: DeliveryFile, df: pl.DataFrame) -> None:
     if not named:
         return
     positions = [i for i, c in enumerate(df.columns) if c != LINE_COL]
+    # A cell has no more characters than bytes, and a text's byte length needs no scan of it.
+    longest_bytes = df.select(pl.max_horizontal(
+        [pl.nth(i).cast(pl.String).str.len_bytes() for i in positions])).to_series().max()
+    if longest_bytes is None or longest_bytes <= MAX_CELL_CHARS:
+        return
     lengths = df.select(pl.col(LINE_COL), *[pl.nth(i).cast(pl.String).str.len_chars().alias(f"c{i}") for i in positions])
     cols = list(named)
     longest = lengths.select(pl.max_horizontal(cols)).to_series().max()

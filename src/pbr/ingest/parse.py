@@ -142,14 +142,14 @@ def _parse_bool(name: str) -> pl.Expr:
     return pl.when(s.is_in(TRUE)).then(True).when(s.is_in(FALSE)).then(False).otherwise(None)
 
 
-def _typed(col: Column) -> tuple[pl.Expr, pl.Expr]:
-    """(typed value, parse failure reason or null) for one contract column over cleaned text. The
+def _typed(col: Column) -> pl.Expr:
+    """The typed value of one contract column over cleaned text: null where a date, integer or
+    boolean did not parse (a parse failure: a value present whose typed value is null). The
     contract's other rules (required, value lists, forms, ranges, keys) are the suite's."""
     raw = pl.col(col.name)
     present = raw.is_not_null()
     if col.type in PARSE_EXPECTATIONS:
         val = {"date": _parse_date, "integer": _parse_int, "boolean": _parse_bool}[col.type](col.name)
-        reason = pl.when(present & val.is_null()).then(pl.lit(PARSE_REASONS[col.type]))
     else:
         # Codes compare in lower case (`JSA` is jsa); sex and ids like UPNs in upper case.
         if col.case == "upper":
@@ -158,10 +158,31 @@ def _typed(col: Column) -> tuple[pl.Expr, pl.Expr]:
             val = raw.str.to_lowercase()
         else:
             val = raw
-        reason = pl.lit(None, pl.String)
     if col.default is not None:
         val = pl.when(present).then(val).otherwise(pl.lit(col.default))
-    return val.alias(col.name), reason.alias(col.name)
+    return val.alias(col.name)
+
+
+_PRESENT = "__present_"
+
+
+def _parse_failures(typed: pl.DataFrame, parsed: list[Column]) -> pl.DataFrame:
+    """__line, column_name, reason, expectation: a value delivered (its _PRESENT flag) whose typed
+    value is null. Column by column, then line by line (the order the suite's checks report in)."""
+    schema = {LINE_COL: pl.Int64, "column_name": pl.String, "reason": pl.String, "expectation": pl.String}
+    if not parsed:
+        return pl.DataFrame(schema=schema)
+    reasons = typed.select(pl.col(LINE_COL), *[
+        pl.when(pl.col(_PRESENT + c.name) & pl.col(c.name).is_null()).then(pl.lit(PARSE_REASONS[c.type]))
+        .otherwise(pl.lit(None, pl.String)).alias(c.name) for c in parsed])
+    expectation = {c.name: PARSE_EXPECTATIONS[c.type] for c in parsed}
+    return (
+        reasons.unpivot(index=LINE_COL, variable_name="column_name", value_name="reason")
+        .filter(pl.col("reason").is_not_null())
+        .with_columns(pl.col("column_name").replace_strict(expectation, default=None, return_dtype=pl.String)
+                      .alias("expectation"))
+        .cast(schema)
+    )
 
 
 def type_file(f: DeliveryFile, mapping: dict[str, str] | None = None) -> TypedFile:
@@ -174,20 +195,20 @@ def type_text(f, text: pl.DataFrame, mapping: dict[str, str] | None = None) -> T
     (`f`: a DeliveryFile or a DatabaseExtract): the one path every delivery takes."""
     src = sources()[f.source]
     text = normalise_headers(f, text, mapping or {}, src)
+    text = text.with_columns([_clean_text(c) for c in src.column_names])
+    # Blank lines and empty sheet rows hold nothing (every value null once cleaned): dropped here,
+    # numbered already, so every other row keeps the line it came from. (A CSV's are dropped here
+    # only: finish_text_frame leaves them for this pass, which cleans every value anyway.)
+    text = text.filter(~pl.all_horizontal([pl.col(c).is_null() for c in src.column_names]))
     if text.height == 0:
         empty = "returned no rows" if f.format == "database" else "has a header but no rows"
         raise InputFileError(f.name, empty + sheet_hint(f))
-    text = text.with_columns([_clean_text(c) for c in src.column_names])
-    pairs = [_typed(c) for c in src.columns]
-    typed = _with_person_key(text.select([pl.col(LINE_COL)] + [v for v, _ in pairs]), src)
-    expectation = {c.name: PARSE_EXPECTATIONS[c.type] for c in src.columns if c.type in PARSE_EXPECTATIONS}
-    failures = (
-        text.select([pl.col(LINE_COL)] + [r for _, r in pairs])
-        .unpivot(index=LINE_COL, variable_name="column_name", value_name="reason")
-        .filter(pl.col("reason").is_not_null())
-        .with_columns(pl.col("column_name").replace_strict(expectation, default=None, return_dtype=pl.String)
-                      .alias("expectation"))
-    )
+    # Each value parsed once: a parse failure is a value present whose typed value is null.
+    parsed = [c for c in src.columns if c.type in PARSE_EXPECTATIONS]
+    typed = text.select([pl.col(LINE_COL)] + [_typed(c) for c in src.columns]
+                        + [pl.col(c.name).is_not_null().alias(_PRESENT + c.name) for c in parsed])
+    failures = _parse_failures(typed, parsed)
+    typed = _with_person_key(typed.drop([_PRESENT + c.name for c in parsed]), src)
     return TypedFile(f, text, typed, failures)
 
 
