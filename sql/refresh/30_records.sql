@@ -3,7 +3,9 @@
 -- spells = start date, or end date when that is on or before R; interventions = attached date.
 
 CREATE OR REPLACE TEMP TABLE person_record AS
-WITH rows AS (
+-- (NOT MATERIALIZED: read twice, the five tables' union costs less scanned again than copied,
+-- ≈1.0 -> 0.5 s at authority scale)
+WITH rows AS NOT MATERIALIZED (
     SELECT 'attendance' AS source, upn AS source_key, term_end AS record_date,
            delivery_period, extract_id, line_no, address, postcode, dob
     FROM cur_attendance
