@@ -89,7 +89,8 @@ def discover(folder: Path) -> list[DeliveryFile]:
 def read_text_frame(f: DeliveryFile, then: Callable[[pl.DataFrame], T] | None = None) -> T:
     """The file's rows as text columns with the original headers, plus the line number each row
     came from (CSV/XLSX: the header is line 1; Parquet: row number from 1); or, given `then`
-    (typing), what it makes of them.
+    (typing), what it makes of them. Blank rows are left in: parse.type_text, which every file
+    goes through, drops them as it cleans each value.
 
     A CSV's rows are counted field by field (polars pads a short row with nulls, and a short row is
     as malformed as a long one) by the csv module in a second thread while `then` runs: that count
@@ -105,7 +106,7 @@ def read_text_frame(f: DeliveryFile, then: Callable[[pl.DataFrame], T] | None = 
             shape = pool.submit(_csv_problem, data, False)
             del data
             try:
-                text = finish_text_frame(f, df, 2, drop_blank=False)  # (type_text drops them)
+                text = finish_text_frame(f, df, 2, drop_blank=False)
                 del df  # (the unnumbered frame: not held while typing)
                 result = then(text)
             except BaseException:
@@ -121,7 +122,7 @@ def read_text_frame(f: DeliveryFile, then: Callable[[pl.DataFrame], T] | None = 
     else:
         df = _read_parquet(f)
         first_line = 1
-    return then(finish_text_frame(f, df, first_line))
+    return then(finish_text_frame(f, df, first_line, drop_blank=False))
 
 
 def finish_text_frame(f, df: pl.DataFrame, first_line: int, drop_blank: bool = True) -> pl.DataFrame:

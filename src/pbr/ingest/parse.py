@@ -197,8 +197,9 @@ def type_text(f, text: pl.DataFrame, mapping: dict[str, str] | None = None) -> T
     text = normalise_headers(f, text, mapping or {}, src)
     text = text.with_columns([_clean_text(c) for c in src.column_names])
     # Blank lines and empty sheet rows hold nothing (every value null once cleaned): dropped here,
-    # numbered already, so every other row keeps the line it came from. (A CSV's are dropped here
-    # only: finish_text_frame leaves them for this pass, which cleans every value anyway.)
+    # numbered already, so every other row keeps the line it came from. (A delivered file's are
+    # dropped here only, in the pass that cleans every value anyway; a database result's went
+    # already, in finish_text_frame, which counts its rows.)
     text = text.filter(~pl.all_horizontal([pl.col(c).is_null() for c in src.column_names]))
     if text.height == 0:
         empty = "returned no rows" if f.format == "database" else "has a header but no rows"
