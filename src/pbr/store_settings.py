@@ -69,7 +69,12 @@ _UNITS = {"BYTES": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4,
 
 def current_limit(con: duckdb.DuckDBPyConnection) -> int | None:
     """The connection's memory cap in bytes (None if DuckDB reports one this cannot read)."""
-    text = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    return setting_bytes(con, "memory_limit")
+
+
+def setting_bytes(con: duckdb.DuckDBPyConnection, name: str) -> int | None:
+    """A size setting of DuckDB's ('16.0 MiB') in bytes (None if it reports one this cannot read)."""
+    text = con.execute("SELECT current_setting(?)", [name]).fetchall()[0][0]
     m = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]+)\s*", str(text))
     if not m or m.group(2).upper() not in _UNITS:
         return None
