@@ -100,3 +100,31 @@ def test_a_failed_commit_gives_the_threshold_back(db):
         with store.transaction(rec):
             fill(con, 5)
     assert setting_bytes(con, "checkpoint_threshold") == 1 << 20
+
+
+def test_checkpoint_false_leaves_the_checkpoint_to_the_caller(db):
+    path, con = db
+    wal = path.with_name(path.name + ".wal")
+    rec = Recording(con, wal)
+    with store.transaction(rec, checkpoint=False):
+        fill(con, 100_000)
+    assert "CHECKPOINT" not in rec.sql and wal.stat().st_size > 1 << 20  # committed, in the log
+    assert store.checkpoint_if_due(con) is True
+    assert not wal.exists() or wal.stat().st_size == 0
+    assert store.checkpoint_if_due(con) is False  # nothing due now
+
+
+def test_a_refresh_moves_its_outputs_into_place_before_the_checkpoint(pipeline, monkeypatch):
+    from test_validation import P, good_row
+
+    import pbr.refresh as refresh_module
+    seen = []
+    real = refresh_module.checkpoint_if_due
+
+    def spy(con):
+        seen.append(sorted(p.name for p in (pipeline.out / P).iterdir()))
+        return real(con)
+
+    monkeypatch.setattr(refresh_module, "checkpoint_if_due", spy)
+    pipeline.refresh(P, pipeline.delivery(asb=[good_row("asb", i) for i in range(3)]))
+    assert len(seen) == 1 and "cohort.csv" in seen[0] and "summary.json" in seen[0]

@@ -35,7 +35,7 @@ from .linkage import link_people
 from .outputs import write_outputs
 from .rulebook import Rulebook, load_rulebook
 from .sqlfiles import read_sql, statements
-from .store import check_unique, connect, migrate, transaction
+from .store import check_unique, checkpoint_if_due, connect, migrate, transaction
 
 Reporter = Callable[[str], None]
 
@@ -424,7 +424,7 @@ def apply_delivery(
     con = connect(db)
     try:
         store_settings.apply(con, config, rows=sum(p.rows_read for p in parsed))
-        with transaction(con):
+        with transaction(con, checkpoint=False):
             run = RefreshRun(con, period, parsed, out, rb, config, origin, f"{period}-{uuid.uuid4().hex[:8]}",
                              datetime.now(timezone.utc).replace(tzinfo=None), say, with_identities=with_identities)
             for name, fn in STEPS:
@@ -432,6 +432,9 @@ def apply_delivery(
                 if name == "load" and release_inputs:
                     release_frames(parsed)
         out_dir = run.staged.commit() if run.staged is not None else None
+        # After the move: the outputs follow the commit as closely as they can (a kill between
+        # the two leaves the period's folder to the re-run, README "One writer").
+        checkpoint_if_due(con)
     finally:
         con.close()
     return RefreshResult(period, run.run_id, out_dir, run.stats["summary"])
