@@ -104,16 +104,73 @@ def _write_frame(path: Path, columns: list[str], frame) -> int:
     return text.height
 
 
-def write_outputs(con: duckdb.DuckDBPyConnection, period: str, out: Path, rb: Rulebook, run_id: str,
-                  authority: str = "Local authority", with_identities: bool = False) -> StagedOutput:
+def open_staging(out: Path, period: str) -> Path:
+    """A new, owner-only staging folder `.YYYY-MM.*` in OUT for the period's outputs (what a killed
+    refresh left there is removed first)."""
     out.mkdir(parents=True, exist_ok=True)
     clean_stale_staging(out, period)
     staging = Path(tempfile.mkdtemp(prefix=f".{period}.", dir=out))
     os.chmod(staging, 0o700)
-    from .workbooks.cohort_book import cohort_data
-    cohort = cohort_data(con, period)  # read once: cohort.csv, family_members.csv and the cohort workbook
+    return staging
+
+
+def write_cohort_outputs(cohort, staging: Path, authority: str = "Local authority",
+                         with_identities: bool = False) -> None:
+    """cohort.csv, family_members.csv and cohort.xlsx from a cohort_book.CohortData already read
+    (no store access: a refresh runs this beside its later steps, see EarlyCohortOutputs)."""
+    from .workbooks.cohort_book import render_cohort_book
     write_csv(staging / "cohort.csv", COHORT_COLUMNS, cohort.cohort)
     write_csv(staging / "family_members.csv", MEMBER_COLUMNS, cohort.members)
+    render_cohort_book(cohort, staging / "cohort.xlsx", authority, with_identities)
+
+
+class EarlyCohortOutputs:
+    """The cohort's output files, written in a thread of their own from the moment the cohort and
+    its attachments are final (a refresh: after sql/refresh/70_attachment.sql) while the refresh
+    measures results and builds the claim batch on the store connection.
+
+    Those later steps are DuckDB's work, which leaves the interpreter lock free for the cohort
+    workbook's Python (authority scale: ≈1.5 s of the outputs' ≈4 s, issue 9 round 16). The
+    thread never touches the store: the rows are read here, on the caller's connection, first.
+    `wait` (by write_outputs) raises what the thread raised; `discard` (a failed refresh) waits
+    for it and removes the staging folder."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, period: str, out: Path, authority: str = "Local authority",
+                 with_identities: bool = False) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+        from .workbooks.cohort_book import cohort_data
+        self.period = period
+        cohort = cohort_data(con, period)
+        self.staging = open_staging(out, period)
+        pool = ThreadPoolExecutor(1, thread_name_prefix="pbr-cohort-outputs")
+        try:
+            self._job = pool.submit(write_cohort_outputs, cohort, self.staging, authority, with_identities)
+        finally:
+            pool.shutdown(wait=False)  # the one job still runs; the pool takes no more
+
+    def wait(self) -> None:
+        self._job.result()
+
+    def discard(self) -> None:
+        try:
+            self._job.result()
+        except BaseException:  # noqa: BLE001 - the refresh is failing already; its error is the one raised
+            pass
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def write_outputs(con: duckdb.DuckDBPyConnection, period: str, out: Path, rb: Rulebook, run_id: str,
+                  authority: str = "Local authority", with_identities: bool = False,
+                  early: EarlyCohortOutputs | None = None) -> StagedOutput:
+    """Every contract file of the period into a staging folder (StagedOutput.commit moves it into
+    OUT/YYYY-MM/). early: the cohort's files already being written into its staging folder."""
+    if early is not None and early.period != period:
+        raise ValueError(f"cohort outputs staged for {early.period}, not {period}")
+    staging = early.staging if early is not None else open_staging(out, period)
+    if early is None:
+        from .workbooks.cohort_book import cohort_data
+        # read once: cohort.csv, family_members.csv and the cohort workbook
+        write_cohort_outputs(cohort_data(con, period), staging, authority, with_identities)
     # The reason names the check that failed: "not a valid UK postcode [expect_column_values_to_match_regex]".
     write_csv(staging / "quarantine.csv", QUARANTINE_COLUMNS, con.sql("""
         SELECT q.file_name, q.line_no, q.column_name, q.reason || coalesce(' [' || q.expectation || ']', '')
@@ -129,13 +186,15 @@ def write_outputs(con: duckdb.DuckDBPyConnection, period: str, out: Path, rb: Ru
         WHERE c.identified_period <= ?
         ORDER BY c.family_id, v.criterion, v.person_id, v.record_date, v.line_no""", params=[period]).to_arrow_table())
     write_claim_outputs(con, period, staging, write_csv)
-    from .workbooks import write_workbooks  # claims.xlsx and cohort.xlsx (docs/workbooks.md)
-    write_workbooks(con, period, staging, rb, authority, with_identities, cohort=cohort)
+    from .workbooks.claims_book import write_claims_book  # claims.xlsx (docs/workbooks.md)
+    write_claims_book(con, period, staging / "claims.xlsx", rb, authority, with_identities)
     write_validation_report(con, staging / "validation", period, run_id)
     summary = con.execute("SELECT summary FROM refresh_run WHERE run_id = ?", [run_id]).fetchone()[0]
     doc = {"run_id": run_id, **json.loads(summary)}
     (staging / "summary.json").write_text(json.dumps(doc, indent=2, default=str) + "\n", encoding="utf-8")
     os.chmod(staging / "summary.json", 0o600)
+    if early is not None:
+        early.wait()
     return StagedOutput(staging, out / period)
 
 

@@ -5,6 +5,7 @@ in one transaction, and output files move into place only after it commits."""
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import time
 import uuid
@@ -32,7 +33,7 @@ from .validation import memo as validation_memo
 from .validation.memo import ValidationMemo
 from .validation.store import check_row_counts, record_results
 from .linkage import link_people
-from .outputs import write_outputs
+from .outputs import EarlyCohortOutputs, write_outputs
 from .rulebook import Rulebook, load_rulebook
 from .sqlfiles import read_sql, statements
 from .store import check_unique, checkpoint_if_due, connect, migrate, transaction
@@ -285,6 +286,14 @@ class RefreshRun:
     stats: dict = field(default_factory=dict)
     staged: object | None = None
     with_identities: bool = False  # the workbooks' People sheet (names, dates of birth)
+    early_outputs: EarlyCohortOutputs | None = None  # the cohort's files, being written (step_outcomes)
+
+    def discard_outputs(self) -> None:
+        """A failed refresh's staged outputs go (the cohort's thread waited for first)."""
+        if self.early_outputs is not None:
+            self.early_outputs.discard()
+        if self.staged is not None:
+            shutil.rmtree(self.staged.staging, ignore_errors=True)
 
 
 def step_load(run: RefreshRun) -> None:
@@ -354,6 +363,11 @@ def step_cohort(run: RefreshRun) -> None:
 def step_outcomes(run: RefreshRun) -> None:
     run.say("attaching cases and measuring results")
     run_sql(run.con, "refresh/70_attachment.sql")
+    if run.out is not None:
+        # The cohort and its attachments are final: their files are written beside the rest of
+        # the refresh (outputs.EarlyCohortOutputs).
+        run.early_outputs = EarlyCohortOutputs(run.con, run.period, Path(run.out), run.config.authority,
+                                               run.with_identities)
     run_sql(run.con, "refresh/80_results.sql")
     check_unique(run.con, "family_result", ("period", "family_id"), run.period)
 
@@ -378,7 +392,8 @@ def step_outputs(run: RefreshRun) -> None:
     if run.out is not None:
         run.say("writing outputs")
         run.staged = write_outputs(con, run.period, Path(run.out), rb, run.run_id,
-                                   authority=run.config.authority, with_identities=run.with_identities)
+                                   authority=run.config.authority, with_identities=run.with_identities,
+                                   early=run.early_outputs)
         from .report import write_report  # the monthly report (docs/report.md): OUT/YYYY-MM/report.html
         write_report(con, run.period, run.staged.staging, run.config, rb)
         if "linkage_quality" in run.stats:
@@ -424,13 +439,19 @@ def apply_delivery(
     con = connect(db)
     try:
         store_settings.apply(con, config, rows=sum(p.rows_read for p in parsed))
-        with transaction(con, checkpoint=False):
-            run = RefreshRun(con, period, parsed, out, rb, config, origin, f"{period}-{uuid.uuid4().hex[:8]}",
-                             datetime.now(timezone.utc).replace(tzinfo=None), say, with_identities=with_identities)
-            for name, fn in STEPS:
-                run_step(name, fn, run)
-                if name == "load" and release_inputs:
-                    release_frames(parsed)
+        run: RefreshRun | None = None
+        try:
+            with transaction(con, checkpoint=False):
+                run = RefreshRun(con, period, parsed, out, rb, config, origin, f"{period}-{uuid.uuid4().hex[:8]}",
+                                 datetime.now(timezone.utc).replace(tzinfo=None), say, with_identities=with_identities)
+                for name, fn in STEPS:
+                    run_step(name, fn, run)
+                    if name == "load" and release_inputs:
+                        release_frames(parsed)
+        except BaseException:
+            if run is not None:  # rolled back: its staged outputs go too
+                run.discard_outputs()
+            raise
         out_dir = run.staged.commit() if run.staged is not None else None
         # After the move: the outputs follow the commit as closely as they can (a kill between
         # the two leaves the period's folder to the re-run, README "One writer").
