@@ -20,7 +20,9 @@ from pbr.rulebook import load_rulebook
 from pbr.store import connect
 
 
-def _delivery(folder: Path) -> Path:
+def _delivery(folder: Path, later: bool = False) -> Path:
+    """later: the next month's delivery, one ASB event more (other bytes: a refresh that committed
+    it would add extract files and rows)."""
     mum = person("Imelda", "Garrow", "1980-01-01")
     kid = person("Jory", "Garrow", "2012-01-01")
     other = person("Ansel", "Treloar", "2011-05-05")
@@ -28,13 +30,22 @@ def _delivery(folder: Path) -> Path:
         folder,
         attendance=[attendance(kid, "G1", "2025/26", "autumn", possible=100, unauthorised=20),
                     attendance(other, "T1", "2025/26", "autumn", possible=100, unauthorised=30)],
-        asb=[asb(kid, "GR1", "GE1", "2025-12-01", "ASBO"), asb(other, "TR1", "TE1", "2025-11-20", "ASBO")],
+        asb=[asb(kid, "GR1", "GE1", "2025-12-01", "ASBO"), asb(other, "TR1", "TE1", "2025-11-20", "ASBO")]
+        + ([asb(other, "TR1", "TE2", "2026-01-10", "ASBO")] if later else []),
         benefits=[benefit(mum, "AB111111C", "JSA", "2025-01-01")],
         interventions=[intervention(kid, "C1", "GR1", "2025-12-15")])
 
 
 def _staging_dirs(out: Path) -> list[Path]:
     return [p for p in out.iterdir() if p.name.startswith(".")] if out.exists() else []
+
+
+def _count(db: Path, table: str) -> int:
+    con = connect(db, read_only=True)
+    try:
+        return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    finally:
+        con.close()
 
 
 def _runs(db: Path, period: str) -> int:
@@ -95,6 +106,7 @@ def test_the_cohort_files_equal_those_written_after_the_commit(tmp_path):
 def test_a_refresh_failing_after_the_cohort_files_began_leaves_store_and_outputs_as_they_were(tmp_path, monkeypatch):
     db, out = tmp_path / "s.duckdb", tmp_path / "out"
     refresh("2026-01", _delivery(tmp_path / "in"), db, out)
+    before = (_count(db, "extract_file"), _count(db, "raw_asb"))
     write_cohort = outputs.write_cohort_outputs
 
     def slow_write(*args, **kwargs):
@@ -107,13 +119,14 @@ def test_a_refresh_failing_after_the_cohort_files_began_leaves_store_and_outputs
     monkeypatch.setattr(outputs, "write_cohort_outputs", slow_write)
     monkeypatch.setattr(refresh_module, "build_batch", failing_batch)
     with pytest.raises(RuntimeError, match="claims step failed"):
-        refresh("2026-02", _delivery(tmp_path / "in2"), db, out)
+        refresh("2026-02", _delivery(tmp_path / "in2", later=True), db, out)
     # The thread was waited for and its staging folder removed: nothing appears later either.
     assert _staging_dirs(out) == []
     time.sleep(0.8)
     assert _staging_dirs(out) == [] and not (out / "2026-02").exists()
     assert sorted(p.name for p in out.iterdir()) == ["2026-01"]
     assert _runs(db, "2026-02") == 0 and _runs(db, "2026-01") == 1
+    assert (_count(db, "extract_file"), _count(db, "raw_asb")) == before
 
 
 def test_a_cohort_workbook_that_cannot_be_written_fails_the_refresh(tmp_path, monkeypatch):
@@ -124,21 +137,13 @@ def test_a_cohort_workbook_that_cannot_be_written_fails_the_refresh(tmp_path, mo
 
     db, out = tmp_path / "s.duckdb", tmp_path / "out"
     refresh("2026-01", _delivery(tmp_path / "in"), db, out)
-    con = connect(db, read_only=True)
-    try:
-        files_before = con.execute("SELECT count(*) FROM extract_file").fetchone()[0]
-    finally:
-        con.close()
+    before = (_count(db, "extract_file"), _count(db, "raw_asb"))
     monkeypatch.setattr(cohort_book, "render_cohort_book", full_disk)
     with pytest.raises(OSError, match="No space left"):
-        refresh("2026-02", _delivery(tmp_path / "in2"), db, out)
+        refresh("2026-02", _delivery(tmp_path / "in2", later=True), db, out)
     assert _staging_dirs(out) == [] and sorted(p.name for p in out.iterdir()) == ["2026-01"]
     assert _runs(db, "2026-02") == 0
-    con = connect(db, read_only=True)
-    try:
-        assert con.execute("SELECT count(*) FROM extract_file").fetchone()[0] == files_before
-    finally:
-        con.close()
+    assert (_count(db, "extract_file"), _count(db, "raw_asb")) == before
 
 
 def test_outputs_staged_for_another_period_are_refused(tmp_path):
