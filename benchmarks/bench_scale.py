@@ -116,7 +116,7 @@ class TreeMemory:
 def child_refresh(period: str, folder: Path, db: Path, out: Path) -> dict:
     from pbr.config import load_config
     from pbr.ingest import discover
-    from pbr.refresh import apply_delivery, delivery_origin, read_files
+    from pbr.refresh import ArrivingDelivery, apply_delivery, delivery_origin
     from pbr.rulebook import load_rulebook
     from pbr.validation import worker as validation_worker
     from pbr.validation import memo as validation_memo
@@ -132,45 +132,43 @@ def child_refresh(period: str, folder: Path, db: Path, out: Path) -> dict:
     t_all = time.perf_counter()
     validation_worker.start()  # as pbr.refresh.refresh does: GX loads from the start
     rb, config = load_rulebook(None), load_config(os.environ.get("PBR_BENCH_CONFIG"))  # a --config, e.g. store.memory_limit
-    # As `pbr refresh` does (pbr.refresh.read_delivery -> read_files): each file read and typed
-    # while the one before is validated. read: the reading and typing; validate: the rest of the
-    # time until every file is validated (the validation reading did not hide).
+    # As `pbr refresh` does on an existing store (pbr.refresh.ArrivingDelivery): each file read
+    # and typed while the one before is validated, on a thread of their own, and each loaded into
+    # the store as soon as it is validated. read: the reading and typing; validate: the rest of
+    # the time until every file is validated (the validation reading did not hide); load: the
+    # rest of the load step after that (what loading did not hide).
     t0 = time.perf_counter()
     files = discover(folder)
     memo = validation_memo.load(db)
     t_found, reads = time.perf_counter(), []
-    by_file = read_files(files, config, period, memo, on_read=reads.append)
-    t1 = time.perf_counter()
-    read_peak = peak_mb()
-    errors = [e for e in by_file.values() if isinstance(e, Exception)]
-    if errors:
-        raise errors[0]
-    parsed = [by_file[i] for i in range(len(files))]
-    read_s = t_found - t0 + sum(reads)  # finding the files, loading the memo, reading each
-    validate_s = t1 - t0 - read_s
+    arriving = ArrivingDelivery(files, config, period, memo, on_read=reads.append)
     del files, memo  # as in pbr refresh: the stored memo is not kept past the reading
-    # GX ran in the validation worker: its memory counts with this process's (sampled together:
-    # TreeMemory). As pbr refresh does for a delivery this size, the worker stops before loading
-    # (refresh.RELEASE_WORKER_ROWS). The bound: its peak added to this process's, as if both
-    # had peaked at once.
-    validate_peak = peak_mb()
-    together = tree.take()
-    worker_peak = validation_worker.stop(wait=False) or 0.0  # as refresh.release_validation_worker
-    steps.append({"step": "read", "wall_s": read_s, "peak_mb": max(read_peak, together), "own_peak_mb": read_peak,
-                  "bound_mb": read_peak + worker_peak})
-    steps.append({"step": "validate", "wall_s": validate_s, "peak_mb": max(validate_peak, together),
-                  "own_peak_mb": validate_peak, "bound_mb": validate_peak + worker_peak})
 
     def runner(name, fn, run) -> None:
         t = time.perf_counter()
         fn(run)
-        record(name, t)
+        if name != "load":
+            record(name, t)
+            return
+        # The load step began with the reading. GX ran in the validation worker: its memory
+        # counts with this process's (sampled together: TreeMemory); the worker stops once the
+        # files are validated (refresh.RELEASE_WORKER_ROWS). The bound: its peak added to this
+        # process's, as if both had peaked at once.
+        own, together = peak_mb(), tree.take()
+        worker_peak = arriving.worker_peak_mb or 0.0
+        read_s = t_found - t0 + sum(reads)
+        validate_s = arriving.finished_at - t0 - read_s
+        for step, wall in (("read", read_s), ("validate", validate_s),
+                           ("load", time.perf_counter() - arriving.finished_at)):
+            steps.append({"step": step, "wall_s": wall, "peak_mb": max(own, together), "own_peak_mb": own,
+                          "bound_mb": own + worker_peak})
 
-    rows = sum(p.rows_read for p in parsed)
     # As `pbr refresh` does: the frames are emptied once loaded.
-    result = apply_delivery(period, parsed, db, out, rb, config, origin=delivery_origin(folder), step_runner=runner,
+    result = apply_delivery(period, arriving, db, out, rb, config, origin=delivery_origin(folder), step_runner=runner,
                             release_inputs=True)
     total = time.perf_counter() - t_all
+    rows = sum(f["rows_read"] for f in result.summary["files"])
+    worker_peak = arriving.worker_peak_mb or 0.0
     return {"period": period, "rows": rows, "people": result.summary["people"],
             "families": result.summary["families"], "cohort": result.summary["cohort"],
             "total_s": total, "peak_mb": max([peak_mb(), tree.stop()] + [s["peak_mb"] for s in steps]),

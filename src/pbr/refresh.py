@@ -26,12 +26,12 @@ from .graph import components
 from .ingest import DeliveryFile, ParsedFile, discover
 from .ingest.database import parse_source
 from .ingest.sources import SourcesFile, load_sources
-from .ingest.load import load_parsed
+from .ingest.load import load_file, load_parsed, planned_extract_ids
 from .ingest.parse import for_period
 from .validation import worker as validation_worker
 from .validation import memo as validation_memo
 from .validation.memo import ValidationMemo
-from .validation.store import check_row_counts, record_results
+from .validation.store import check_row_counts, record_results, row_drop_problems
 from .linkage import link_people
 from .outputs import EarlyCohortOutputs, write_outputs
 from .rulebook import Rulebook, load_rulebook
@@ -77,32 +77,44 @@ def read_delivery(folder: Path | None, config: Config, period: str | None = None
 
 
 def read_files(files: list[DeliveryFile], config: Config, period: str | None, memo: ValidationMemo | None,
-               on_read: Callable[[float], None] | None = None) -> dict[int, ParsedFile | InputFileError]:
+               on_read: Callable[[float], None] | None = None,
+               on_done: Callable[[int, ParsedFile | InputFileError], None] | None = None,
+               cancelled: Callable[[], bool] | None = None) -> dict[int, ParsedFile | InputFileError]:
     """Each file parsed (parse_file), or its error, by its index in `files`. A file is read and
     typed here while the one before it is validated in a helper thread (which mostly waits for the
     GX worker: the two use both cores); at most one file waits to be validated, so no more than
     two files' frames are held. on_read: each file's reading and typing time (the benchmark's
-    split of the steps)."""
+    split of the steps). on_done: called with each file's index and outcome as soon as it is
+    known (ArrivingDelivery). cancelled: asked before each file; true stops the reading there."""
     from concurrent.futures import ThreadPoolExecutor
     from .ingest.parse import type_file, validate_typed
 
     out: dict[int, ParsedFile | InputFileError] = {}
 
+    def done(i: int, outcome: ParsedFile | InputFileError) -> None:
+        out[i] = outcome
+        if on_done is not None:
+            on_done(i, outcome)
+
     def validate(i: int, typed) -> None:
         try:
-            out[i] = validate_typed(typed, period, memo)
+            outcome = validate_typed(typed, period, memo)
         except InputFileError as e:
-            out[i] = e
+            outcome = e
+        done(i, outcome)
 
     with ThreadPoolExecutor(1, thread_name_prefix="pbr-validate") as pool:
         pending = None
         for i in reading_order(files):
+            if cancelled is not None and cancelled():
+                break
             f = files[i]
             t0 = time.perf_counter()
             try:
                 typed = type_file(f, config.column_mappings.get(f.source))
             except InputFileError as e:
-                out[i], typed = e, None
+                done(i, e)
+                typed = None
             if on_read:
                 on_read(time.perf_counter() - t0)
             if pending is not None:
@@ -115,6 +127,55 @@ def read_files(files: list[DeliveryFile], config: Config, period: str | None, me
         if pending is not None:
             pending.result()
     return out
+
+
+class ArrivingDelivery:
+    """A delivery folder's files read and validated on a thread of their own (read_files) while
+    the refresh loads each into the store as soon as it is validated: the largest file loads while
+    the others are still validated, where before every file waited for the last (issue 9). Iterating
+    gives (index in `files`, ParsedFile or InputFileError) as each is known, in the order they are
+    validated. Nothing is lost on failure: a file that fails is yielded as its error, and the
+    refresh goes on taking every file before it raises them together (so a failing delivery still
+    reports every file's problems), then rolls back what it loaded."""
+
+    def __init__(self, files: list[DeliveryFile], config: Config, period: str, memo: ValidationMemo | None,
+                 on_read: Callable[[float], None] | None = None):
+        import queue
+        self.files = files
+        self.finished_at: float | None = None  # time.perf_counter() when the last file was validated
+        self.worker_peak_mb: float | None = None  # the validation worker's, when it was stopped after
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._cancel = threading.Event()
+        self._thread = threading.Thread(target=self._read, args=(config, period, memo, on_read), name="pbr-read",
+                                        daemon=True)
+        self._thread.start()
+
+    def _read(self, config: Config, period: str, memo: ValidationMemo | None, on_read) -> None:
+        try:
+            out = read_files(self.files, config, period, memo, on_read=on_read,
+                             on_done=lambda i, outcome: self._queue.put((i, outcome)), cancelled=self._cancel.is_set)
+            self.finished_at = time.perf_counter()
+            if not any(isinstance(o, InputFileError) for o in out.values()) and not self._cancel.is_set():
+                # as apply_delivery does for a read delivery
+                self.worker_peak_mb = release_validation_worker(list(out.values()))
+        except BaseException as e:  # noqa: BLE001 - raised again in the refresh's thread
+            self._queue.put((None, e))
+        finally:
+            self.finished_at = self.finished_at or time.perf_counter()
+            self._queue.put(None)
+
+    def __iter__(self):
+        while (item := self._queue.get()) is not None:
+            i, outcome = item
+            if i is None:
+                raise outcome
+            yield i, outcome
+
+    def cancel(self) -> None:
+        """Stop reading after the file in hand, and wait for it (a failed refresh: no thread left
+        reading the delivery)."""
+        self._cancel.set()
+        self._thread.join()
 
 
 def reading_order(files: list[DeliveryFile]) -> list[int]:
@@ -246,8 +307,10 @@ def refresh(
     with_identities: bool = False,
     overrides_path: Path | None = None,
 ) -> RefreshResult:
-    """Read the delivery — files, database sources or both — (no store access), then apply it to
-    the store in one transaction."""
+    """Read the delivery — files, database sources or both — and apply it to the store in one
+    transaction. A delivery of files to an existing store loads each file as soon as it is
+    validated (ArrivingDelivery); otherwise the whole delivery is read before the store is opened
+    for writing. Either way a delivery that fails leaves the store as it was."""
     say = report or (lambda _msg: None)
     check_period(period)
     if extracts is not None or sources_path is not None:
@@ -260,8 +323,15 @@ def refresh(
         from dataclasses import replace
         config = replace(config, linkage=replace(config.linkage, overrides=str(overrides_path)))
     sources = load_sources(sources_path) if sources_path is not None else None
-    parsed: list[ParsedFile] = []
-    if extracts is not None or sources is not None:
+    parsed: list[ParsedFile] | ArrivingDelivery = []
+    if extracts is not None and sources is None and Path(db).exists():
+        # An existing store: its files load as they are validated (ArrivingDelivery). A new store
+        # is created only once the whole delivery has been read, so a bad first delivery leaves
+        # none behind.
+        say(f"reading delivery {extracts}")
+        files = delivery_files(Path(extracts), None)
+        parsed = ArrivingDelivery(files, config, period, validation_memo.load(db))
+    elif extracts is not None or sources is not None:
         say("reading delivery " + " and ".join(
             ([str(extracts)] if extracts is not None else []) + ([f"sources {sources_path}"] if sources else [])))
         parsed = read_delivery(Path(extracts) if extracts is not None else None, config, period, sources,
@@ -287,6 +357,7 @@ class RefreshRun:
     staged: object | None = None
     with_identities: bool = False  # the workbooks' People sheet (names, dates of birth)
     early_outputs: EarlyCohortOutputs | None = None  # the cohort's files, being written (step_outcomes)
+    arriving: ArrivingDelivery | None = None  # the delivery, still being validated (step_load loads it)
 
     def discard_outputs(self) -> None:
         """A failed refresh's staged outputs go (the cohort's thread waited for first)."""
@@ -300,14 +371,63 @@ def step_load(run: RefreshRun) -> None:
     con = run.con
     migrate(con)
     check_order(con, run.period)
-    check_row_counts(con, run.parsed, run.period, run.config.validation)
-    run.say("loading extracts")
-    run.stats["loads"] = load_parsed(con, run.parsed, run.period, origin=run.origin)
-    validation_memo.save(con, [p.memo_rows for p in run.parsed if p.memo_rows is not None])
+    if run.arriving is not None:
+        run.parsed, run.stats["loads"] = load_arriving(run)
+    else:
+        check_row_counts(con, run.parsed, run.period, run.config.validation)
+        run.say("loading extracts")
+        run.stats["loads"] = load_parsed(con, run.parsed, run.period, origin=run.origin)
+        validation_memo.save(con, [p.memo_rows for p in run.parsed if p.memo_rows is not None])
     record_results(con, run.run_id, run.period, run.stats["loads"], run.parsed)
     clear_period(con, run.period)
     set_rule_variables(con, run.period, run.rb, run.config)
     con.execute("SET VARIABLE run_id = ?", [run.run_id])
+
+
+def previous_rows(con: duckdb.DuckDBPyConnection, files: list[DeliveryFile]) -> int:
+    """The rows read from the latest stored delivery of each of these files' sources."""
+    from .store import has_table
+    sources = sorted({f.source for f in files})
+    if not sources or not has_table(con, "extract_file"):  # a new store: none yet
+        return 0
+    return con.execute("""
+        SELECT coalesce(sum(rows_read), 0) FROM (
+            SELECT arg_max(rows_read, (delivery_period, extract_id)) AS rows_read FROM extract_file
+            WHERE replaced_by IS NULL AND list_contains(?, source) GROUP BY source)""", [sources]).fetchall()[0][0]
+
+
+def load_arriving(run: RefreshRun) -> tuple[list[ParsedFile], list]:
+    """Each file of an ArrivingDelivery loaded (with its validation memo rows) as soon as it is
+    validated, under the extract id it would have had loaded in the delivery's order. The same
+    checks as for a read delivery, raised the same way once every file is known: files that failed
+    to read or validate, else files whose row count fell too far (row_drop_problems); either rolls
+    the transaction back. Returns the parsed files and their loads in the delivery's order."""
+    con, settings = run.con, run.config.validation
+    ids = planned_extract_ids(con, run.arriving.files)
+    parsed: dict[int, ParsedFile] = {}
+    loads: dict[int, object] = {}
+    errors: dict[int, InputFileError] = {}
+    problems: dict[int, InputFileError] = {}
+    run.say("loading extracts as they are validated")
+    for i, outcome in run.arriving:
+        if isinstance(outcome, InputFileError):
+            errors[i] = outcome
+            continue
+        parsed[i] = outcome
+        if errors or problems:  # the refresh fails: nothing more to load
+            continue
+        found = row_drop_problems(con, [outcome], run.period, settings.max_row_drop_share, settings.row_drop_min_rows)
+        if found:
+            problems[i] = found[0]
+            continue
+        loads[i] = load_file(con, outcome, run.period, run.origin, ids[i])
+        validation_memo.save(con, [outcome.memo_rows] if outcome.memo_rows is not None else [])
+        release_frames([outcome])
+    for failed in (errors, problems):
+        if failed:
+            raise InputErrors([failed[i] for i in sorted(failed)])
+    order = sorted(parsed)
+    return [parsed[i] for i in order], [loads[i] for i in order]
 
 
 def step_link(run: RefreshRun) -> None:
@@ -414,7 +534,7 @@ StepRunner = Callable[[str, Callable[[RefreshRun], None], RefreshRun], None]
 
 def apply_delivery(
     period: str,
-    parsed: list[ParsedFile],
+    parsed: list[ParsedFile] | ArrivingDelivery,
     db: Path,
     out: Path | None,
     rb: Rulebook,
@@ -428,27 +548,50 @@ def apply_delivery(
     """The single-writer half of a refresh: load, link, form families, evaluate, attach, measure,
     build the claim batch and stage the outputs, all in one transaction.
 
-    release_inputs: the caller hands the parsed files over; once loaded into the store their row
-    frames are emptied (at a million rows they hold about 0.5 GB the later steps never read)."""
+    parsed: the read delivery, or an ArrivingDelivery still being read (its files load as they are
+    validated; a failure stops its reading). release_inputs: the caller hands the parsed files
+    over; once loaded into the store their row frames are emptied (at a million rows they hold
+    about 0.5 GB the later steps never read)."""
+    arriving = parsed if isinstance(parsed, ArrivingDelivery) else None
+    try:
+        return _apply(period, parsed, arriving, db, out, rb, config, origin, report, step_runner, with_identities,
+                      release_inputs)
+    finally:
+        if arriving is not None:  # done with, or failed: no thread left reading the delivery
+            arriving.cancel()
+
+
+def _apply(period, parsed, arriving, db, out, rb, config, origin, report, step_runner, with_identities,
+           release_inputs) -> RefreshResult:
     say = report or (lambda _msg: None)
     check_period(period)
-    parsed = [for_period(p, period) for p in parsed]
-    release_validation_worker(parsed)
+    if arriving is None:
+        parsed = [for_period(p, period) for p in parsed]
+        release_validation_worker(parsed)
     run_step = step_runner or (lambda _name, fn, run: fn(run))
     run_step = with_pause_points(run_step)
     con = connect(db)
     try:
-        store_settings.apply(con, config, rows=sum(p.rows_read for p in parsed))
+        # An arriving delivery's size is known once it is loaded (store_settings again then);
+        # until then its sources' latest deliveries stand for it.
+        store_settings.apply(con, config, rows=previous_rows(con, arriving.files) if arriving
+                             else sum(p.rows_read for p in parsed))
         run: RefreshRun | None = None
         try:
             with transaction(con, checkpoint=False):
-                run = RefreshRun(con, period, parsed, out, rb, config, origin, f"{period}-{uuid.uuid4().hex[:8]}",
-                                 datetime.now(timezone.utc).replace(tzinfo=None), say, with_identities=with_identities)
+                run = RefreshRun(con, period, [] if arriving else parsed, out, rb, config, origin,
+                                 f"{period}-{uuid.uuid4().hex[:8]}", datetime.now(timezone.utc).replace(tzinfo=None),
+                                 say, with_identities=with_identities, arriving=arriving)
                 for name, fn in STEPS:
                     run_step(name, fn, run)
-                    if name == "load" and release_inputs:
-                        release_frames(parsed)
+                    if name == "load":
+                        if arriving is not None:
+                            store_settings.apply(con, config, rows=sum(p.rows_read for p in run.parsed))
+                        if release_inputs:
+                            release_frames(run.parsed)
         except BaseException:
+            if arriving is not None:  # stop reading before the outputs go
+                arriving.cancel()
             if run is not None:  # rolled back: its staged outputs go too
                 run.discard_outputs()
             raise
@@ -468,11 +611,14 @@ def apply_delivery(
 RELEASE_WORKER_ROWS = 100_000
 
 
-def release_validation_worker(parsed: list[ParsedFile]) -> None:
+def release_validation_worker(parsed: list[ParsedFile]) -> float | None:
+    """Stop the worker after a big delivery; its peak memory in MB (None: left running)."""
     if sum(p.rows_read for p in parsed) >= RELEASE_WORKER_ROWS:
-        # Not waited for: the worker's teardown (~0.5 s) overlaps loading, whose memory is well
-        # below linking's peak (authority: ≈1.2 GB with the worker's ≈0.4 GB, linking ≈1.7 GB).
-        validation_worker.stop(wait=False)
+        # Not waited for: the worker's exit (tens of ms: validation.worker._exit_without_teardown)
+        # overlaps loading, whose memory is well below linking's peak (authority: ≈1.2 GB with
+        # the worker's ≈0.4 GB, linking ≈1.7 GB).
+        return validation_worker.stop(wait=False)
+    return None
 
 
 def with_pause_points(run_step: StepRunner) -> StepRunner:

@@ -30,48 +30,72 @@ class LoadResult:
 
 
 def load_parsed(con: duckdb.DuckDBPyConnection, parsed: list[ParsedFile], period: str, origin: str | None) -> list[LoadResult]:
-    results = []
-    for p in parsed:
-        f = p.file
-        known = con.execute(
-            "SELECT extract_id, rows_read, rows_loaded, rows_quarantined FROM extract_file "
-            "WHERE source = ? AND sha256 = ? AND replaced_by IS NULL ORDER BY extract_id DESC LIMIT 1",
-            [f.source, f.sha256]).fetchone()
-        if known:
-            # The same bytes delivered again: recognised by hash, nothing loads twice.
-            results.append(LoadResult(f.source, f.name, known[0], f.sha256, known[1], known[2], known[3], True,
-                                      _stored_rejections(con, known[0]), _warnings(p)))
-            continue
+    return [load_file(con, p, period, origin) for p in parsed]
+
+
+def _known(con: duckdb.DuckDBPyConnection, f) -> tuple | None:
+    """The stored file with the same source and bytes (extract_id, rows_read, rows_loaded, rows_quarantined)."""
+    return con.execute(
+        "SELECT extract_id, rows_read, rows_loaded, rows_quarantined FROM extract_file "
+        "WHERE source = ? AND sha256 = ? AND replaced_by IS NULL ORDER BY extract_id DESC LIMIT 1",
+        [f.source, f.sha256]).fetchone()
+
+
+def planned_extract_ids(con: duckdb.DuckDBPyConnection, files: list) -> list[int | None]:
+    """The extract id each of a delivery's files (in its order) will load under, None for one
+    already stored: what load_parsed would give them loading them in that order. A refresh that
+    loads each file as soon as it is validated (largest first) loads them under these, so the ids
+    do not depend on which file was validated first."""
+    next_id = con.execute("SELECT coalesce(max(extract_id), 0) + 1 FROM extract_file").fetchone()[0]
+    ids: list[int | None] = []
+    for f in files:
+        if _known(con, f):
+            ids.append(None)
+        else:
+            ids.append(next_id)
+            next_id += 1
+    return ids
+
+
+def load_file(con: duckdb.DuckDBPyConnection, p: ParsedFile, period: str, origin: str | None,
+              extract_id: int | None = None) -> LoadResult:
+    """One parsed file into the store (extract_id: planned_extract_ids'; None: the next free id)."""
+    f = p.file
+    known = _known(con, f)
+    if known:
+        # The same bytes delivered again: recognised by hash, nothing loads twice.
+        return LoadResult(f.source, f.name, known[0], f.sha256, known[1], known[2], known[3], True,
+                          _stored_rejections(con, known[0]), _warnings(p))
+    if extract_id is None:
         extract_id = con.execute("SELECT coalesce(max(extract_id), 0) + 1 FROM extract_file").fetchone()[0]
-        # A different file for a source already delivered this period is a correction: it replaces
-        # the earlier file of the period whole.
-        con.execute("UPDATE extract_file SET replaced_by = ? WHERE source = ? AND delivery_period = ? AND replaced_by IS NULL",
-                    [extract_id, f.source, period])
-        rows = p.rows
-        rejected_lines = p.rejects.get_column("line_no").n_unique() if p.rejects.height else 0
-        # A database extract carries its own origin (the URL without its password), the SHA-256
-        # of its SQL and when it was read; a file's origin is the delivery folder.
-        con.execute(
-            "INSERT INTO extract_file (extract_id, source, file_name, file_format, sha256, size_bytes, rows_read, "
-            "rows_loaded, rows_quarantined, delivery_period, loaded_at, origin, query_sha256, extracted_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [extract_id, f.source, f.name, f.format, f.sha256, f.size, p.rows_read, rows.height, rejected_lines,
-             period, datetime.now(timezone.utc).replace(tzinfo=None), getattr(f, "origin", None) or origin,
-             getattr(f, "query_sha256", None), getattr(f, "extracted_at", None)])
-        con.register("_load_rows", rows)
+    # A different file for a source already delivered this period is a correction: it replaces
+    # the earlier file of the period whole.
+    con.execute("UPDATE extract_file SET replaced_by = ? WHERE source = ? AND delivery_period = ? AND replaced_by IS NULL",
+                [extract_id, f.source, period])
+    rows = p.rows
+    rejected_lines = p.rejects.get_column("line_no").n_unique() if p.rejects.height else 0
+    # A database extract carries its own origin (the URL without its password), the SHA-256
+    # of its SQL and when it was read; a file's origin is the delivery folder.
+    con.execute(
+        "INSERT INTO extract_file (extract_id, source, file_name, file_format, sha256, size_bytes, rows_read, "
+        "rows_loaded, rows_quarantined, delivery_period, loaded_at, origin, query_sha256, extracted_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [extract_id, f.source, f.name, f.format, f.sha256, f.size, p.rows_read, rows.height, rejected_lines,
+         period, datetime.now(timezone.utc).replace(tzinfo=None), getattr(f, "origin", None) or origin,
+         getattr(f, "query_sha256", None), getattr(f, "extracted_at", None)])
+    con.register("_load_rows", rows)
+    con.execute(f"""
+        INSERT INTO raw_{f.source} BY NAME
+        SELECT {extract_id} AS extract_id, '{period}' AS delivery_period, * FROM _load_rows""")
+    con.unregister("_load_rows")
+    if p.rejects.height:
+        con.register("_load_rejects", p.rejects)
         con.execute(f"""
-            INSERT INTO raw_{f.source} BY NAME
-            SELECT {extract_id} AS extract_id, '{period}' AS delivery_period, * FROM _load_rows""")
-        con.unregister("_load_rows")
-        if p.rejects.height:
-            con.register("_load_rejects", p.rejects)
-            con.execute(f"""
-                INSERT INTO quarantine (extract_id, file_name, line_no, column_name, reason, raw_row, expectation)
-                SELECT {extract_id}, ?, line_no, column_name, reason, raw_row, expectation FROM _load_rejects""", [f.name])
-            con.unregister("_load_rejects")
-        results.append(LoadResult(f.source, f.name, extract_id, f.sha256, p.rows_read, rows.height, rejected_lines, False,
-                                  p.rejections(), _warnings(p)))
-    return results
+            INSERT INTO quarantine (extract_id, file_name, line_no, column_name, reason, raw_row, expectation)
+            SELECT {extract_id}, ?, line_no, column_name, reason, raw_row, expectation FROM _load_rejects""", [f.name])
+        con.unregister("_load_rejects")
+    return LoadResult(f.source, f.name, extract_id, f.sha256, p.rows_read, rows.height, rejected_lines, False,
+                      p.rejections(), _warnings(p))
 
 
 def _warnings(p: ParsedFile) -> list[dict]:

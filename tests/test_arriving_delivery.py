@@ -1,0 +1,182 @@
+"""On an existing store a refresh loads each file as soon as it is validated, while the files after
+it are still being validated (pbr.refresh.ArrivingDelivery, issue 9 round 17): the same store and
+files as reading the whole delivery first, the refresh still all or nothing."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+import pbr.ingest.parse as parse_module
+import pbr.refresh as refresh_module
+from builders import asb, attendance, benefit, intervention, person, write_delivery
+from pbr.config import load_config
+from pbr.errors import InputErrors
+from pbr.refresh import apply_delivery, read_delivery, refresh
+from pbr.rulebook import load_rulebook
+from pbr.store import connect
+from pbr.validation import memo as validation_memo
+
+MUM = person("Imelda", "Garrow", "1980-01-01")
+KID = person("Jory", "Garrow", "2012-01-01")
+OTHER = person("Ansel", "Treloar", "2011-05-05")
+
+
+def _delivery(folder: Path, month: int = 1, bad: tuple[str, ...] = ()) -> Path:
+    """A month's delivery; attendance is by far the largest file, so it is read and validated
+    first. Month 2 has one pupil, one ASB event, one benefit and one case more (every file other
+    bytes). bad: sources whose file has none of its columns."""
+    more = month > 1
+    filler = [attendance(person(f"Pupil{i}", "Filler", "2011-02-03"), f"F{i:04d}", "2025/26", "autumn")
+              for i in range(300 + more)]
+    rows = {
+        "attendance": [attendance(KID, "G1", "2025/26", "autumn", possible=100, unauthorised=20),
+                       attendance(OTHER, "T1", "2025/26", "autumn", possible=100, unauthorised=30)] + filler,
+        "asb": [asb(KID, "GR1", "GE1", "2025-12-01", "ASBO"), asb(OTHER, "TR1", "TE1", "2025-11-20", "ASBO")]
+        + ([asb(OTHER, "TR1", "TE2", "2026-01-10", "ASBO")] if more else []),
+        "benefits": [benefit(MUM, "AB111111C", "JSA", "2025-01-01")]
+        + ([benefit(OTHER, "AB222222C", "JSA", "2025-02-01")] if more else []),
+        "interventions": [intervention(KID, "C1", "GR1", "2025-12-15")]
+        + ([intervention(OTHER, "C2", "TR1", "2026-01-15")] if more else []),
+    }
+    write_delivery(folder, **rows)
+    for source in bad:  # no contract columns: the whole file fails
+        (folder / f"{source}.csv").write_text("reference,when\n1,2\n", encoding="utf-8")
+    return folder
+
+
+def _counts(db: Path) -> dict[str, int]:
+    con = connect(db, read_only=True)
+    try:
+        return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                for t in ("extract_file", "raw_attendance", "raw_asb", "raw_benefits", "validation_memo", "refresh_run")}
+    finally:
+        con.close()
+
+
+def _extracts(db: Path) -> list[tuple]:
+    con = connect(db, read_only=True)
+    try:
+        return con.execute("SELECT extract_id, source, delivery_period, replaced_by FROM extract_file "
+                           "ORDER BY extract_id").fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture()
+def store(tmp_path) -> Path:
+    """A store after one refresh (2026-01)."""
+    db = tmp_path / "s.duckdb"
+    refresh("2026-01", _delivery(tmp_path / "jan"), db, tmp_path / "out")
+    return db
+
+
+def test_a_file_loads_while_the_files_after_it_are_validated(store, tmp_path, monkeypatch):
+    loaded = threading.Event()
+    seen: dict = {}
+    load_file, validate_typed = refresh_module.load_file, parse_module.validate_typed
+
+    def recording_load(con, p, *args, **kwargs):
+        result = load_file(con, p, *args, **kwargs)
+        seen.setdefault("first", p.source)
+        loaded.set()
+        return result
+
+    def waiting_validate(typed, *args, **kwargs):
+        if typed.file.source == "interventions":  # the smallest file: validated last
+            # Returns only once a file has loaded: a refresh that loaded nothing before every
+            # file was validated would wait here in vain.
+            seen["overlapped"] = loaded.wait(timeout=20)
+        return validate_typed(typed, *args, **kwargs)
+
+    monkeypatch.setattr(refresh_module, "load_file", recording_load)
+    monkeypatch.setattr(parse_module, "validate_typed", waiting_validate)
+    r = refresh("2026-02", _delivery(tmp_path / "feb", month=2), store, tmp_path / "out")
+    assert seen == {"first": "attendance", "overlapped": True}
+    assert r.summary["period"] == "2026-02"
+
+
+def test_same_store_and_files_as_reading_the_delivery_first(store, tmp_path):
+    """Extract ids follow the delivery's order, not the order the files were validated in."""
+    other = tmp_path / "other.duckdb"
+    shutil.copy(store, other)
+    feb = _delivery(tmp_path / "feb", month=2)
+    arrived = refresh("2026-02", feb, store, tmp_path / "a")
+    config = load_config(None)
+    read = apply_delivery("2026-02", read_delivery(feb, config, "2026-02", memo=validation_memo.load(other)), other,
+                          tmp_path / "b", load_rulebook(None), config)
+    assert _extracts(store) == _extracts(other)
+    # attendance, the file validated first, has the id the delivery's order gives it
+    assert [e[1] for e in _extracts(store) if e[2] == "2026-02"] == ["asb", "attendance", "benefits", "interventions"]
+    assert _counts(store) == _counts(other)
+    assert arrived.summary["files"] == read.summary["files"]
+    names = sorted(p.name for p in arrived.out_dir.iterdir() if p.suffix == ".csv")
+    assert "cohort.csv" in names and "family_members.csv" in names
+    for name in names:
+        assert (arrived.out_dir / name).read_bytes() == (read.out_dir / name).read_bytes(), name
+
+
+def test_every_failing_file_is_reported_and_nothing_loaded_is_kept(store, tmp_path):
+    before = _counts(store)
+    with pytest.raises(InputErrors) as ei:
+        refresh("2026-02", _delivery(tmp_path / "feb", month=2, bad=("asb", "interventions")), store, tmp_path / "out")
+    # attendance and benefits were valid (attendance loaded first); both bad files are named
+    assert sorted(e.file for e in ei.value.errors) == ["asb.csv", "interventions.csv"]
+    assert "Garrow" not in str(ei.value)
+    assert _counts(store) == before
+    assert not (tmp_path / "out" / "2026-02").exists()
+    assert not [t for t in threading.enumerate() if t.name == "pbr-read"]
+
+
+def test_a_store_failure_while_loading_stops_the_reading(store, tmp_path, monkeypatch):
+    before = _counts(store)
+    load_file = refresh_module.load_file
+
+    def failing_load(con, p, *args, **kwargs):
+        load_file(con, p, *args, **kwargs)
+        raise RuntimeError("disk full (test)")
+
+    monkeypatch.setattr(refresh_module, "load_file", failing_load)
+    with pytest.raises(RuntimeError, match="disk full"):
+        refresh("2026-02", _delivery(tmp_path / "feb", month=2), store, tmp_path / "out")
+    assert not [t for t in threading.enumerate() if t.name == "pbr-read"]  # waited for, not left reading
+    assert _counts(store) == before
+    assert not (tmp_path / "out" / "2026-02").exists()
+
+
+def test_the_store_cap_stands_on_the_last_delivery_until_the_files_are_in(store, tmp_path, monkeypatch):
+    seen: list[int] = []
+    apply = refresh_module.store_settings.apply
+
+    def recording(con, config, rows=0):
+        seen.append(rows)
+        return apply(con, config, rows=rows)
+
+    monkeypatch.setattr(refresh_module.store_settings, "apply", recording)
+    refresh("2026-02", _delivery(tmp_path / "feb", month=2), store, tmp_path / "out")
+    # January read 302 + 2 + 1 + 1 rows; February 303 + 3 + 2 + 2
+    assert seen == [306, 310]
+
+
+def test_a_new_store_is_made_only_after_the_delivery_is_read(tmp_path):
+    db = tmp_path / "new.duckdb"
+    with pytest.raises(InputErrors):
+        refresh("2026-01", _delivery(tmp_path / "jan", bad=("asb",)), db, tmp_path / "out")
+    assert not db.exists()
+
+
+def test_an_arriving_delivery_can_make_a_new_store(tmp_path):
+    """apply_delivery takes an ArrivingDelivery for a store not made yet (the benchmark's history)."""
+    from pbr.ingest import discover
+    from pbr.refresh import ArrivingDelivery
+
+    config = load_config(None)
+    arriving = ArrivingDelivery(discover(_delivery(tmp_path / "jan")), config, "2026-01", None)
+    r = apply_delivery("2026-01", arriving, tmp_path / "new.duckdb", tmp_path / "out", load_rulebook(None), config)
+    assert [e[1] for e in _extracts(tmp_path / "new.duckdb")] == ["asb", "attendance", "benefits", "interventions"]
+    assert [(f["source"], f["rows_loaded"]) for f in r.summary["files"]] == [
+        ("asb", 2), ("attendance", 302), ("benefits", 1), ("interventions", 1)]
+    assert (r.out_dir / "cohort.csv").exists()
