@@ -590,8 +590,6 @@ def _apply(period, parsed, arriving, db, out, rb, config, origin, report, step_r
                         if release_inputs:
                             release_frames(run.parsed)
         except BaseException:
-            if arriving is not None:  # stop reading before the outputs go
-                arriving.cancel()
             if run is not None:  # rolled back: its staged outputs go too
                 run.discard_outputs()
             raise
