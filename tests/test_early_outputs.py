@@ -156,3 +156,54 @@ def test_outputs_staged_for_another_period_are_refused(tmp_path):
             write_outputs(con, "2026-02", tmp_path / "out", load_rulebook(None), "run", early=Staged())
     finally:
         con.close()
+
+
+def test_claim_workbook_and_report_are_built_beside_the_csv_files(tmp_path, monkeypatch):
+    """write_outputs builds claims.xlsx and report.html on a thread of their own while it writes the
+    CSV files from the store (issue 9 round 18)."""
+    csv_started = threading.Event()
+    seen: dict = {}
+    write_csv, render = outputs.write_csv, outputs._render_books
+
+    def recording_csv(path, *args, **kwargs):
+        csv_started.set()
+        return write_csv(path, *args, **kwargs)
+
+    def waiting_render(*args, **kwargs):
+        # A write_outputs that built the books before (or after) its CSV files would wait here in vain.
+        seen["overlapped"] = csv_started.wait(timeout=20)
+        seen["thread"] = threading.current_thread().name
+        return render(*args, **kwargs)
+
+    monkeypatch.setattr(outputs, "write_csv", recording_csv)
+    monkeypatch.setattr(outputs, "_render_books", waiting_render)
+    r = refresh("2026-01", _delivery(tmp_path / "in"), tmp_path / "s.duckdb", tmp_path / "out")
+    assert seen["overlapped"] is True
+    assert seen["thread"].startswith("pbr-render")
+    names = {p.name for p in r.out_dir.iterdir()}
+    assert {"claims.xlsx", "report.html", "claims.csv", "quarantine.csv", "summary.json"} <= names
+
+
+def test_a_report_that_fails_fails_the_refresh_after_the_thread_stopped(tmp_path, monkeypatch):
+    from pbr import report as report_module
+    db, out = tmp_path / "s.duckdb", tmp_path / "out"
+    prepare = report_module.prepare_report
+    finished = {}
+
+    def failing_prepare(*args, **kwargs):
+        write = prepare(*args, **kwargs)
+
+        def broken(folder):
+            time.sleep(0.3)  # still running when the CSV files are done
+            finished["at"] = time.monotonic()
+            raise RuntimeError("report could not be drawn")
+        return broken
+
+    refresh("2026-01", _delivery(tmp_path / "in"), db, out)
+    rows = _count(db, "raw_asb")
+    monkeypatch.setattr(report_module, "prepare_report", failing_prepare)
+    with pytest.raises(RuntimeError, match="report could not be drawn"):
+        refresh("2026-02", _delivery(tmp_path / "in2", later=True), db, out)
+    assert "at" in finished
+    assert _runs(db, "2026-02") == 0 and _count(db, "raw_asb") == rows  # rolled back
+    assert not (out / "2026-02").exists() and _staging_dirs(out) == []

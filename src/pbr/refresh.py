@@ -517,11 +517,10 @@ def step_outputs(run: RefreshRun) -> None:
                 [datetime.now(timezone.utc).replace(tzinfo=None), json.dumps(summary), run.run_id])
     if run.out is not None:
         run.say("writing outputs")
+        from .report import prepare_report  # the monthly report (docs/report.md): OUT/YYYY-MM/report.html
         run.staged = write_outputs(con, run.period, Path(run.out), rb, run.run_id,
                                    authority=run.config.authority, with_identities=run.with_identities,
-                                   early=run.early_outputs)
-        from .report import write_report  # the monthly report (docs/report.md): OUT/YYYY-MM/report.html
-        write_report(con, run.period, run.staged.staging, run.config, rb)
+                                   early=run.early_outputs, report=prepare_report(con, run.period, run.config, rb))
         if "linkage_quality" in run.stats:
             quality_file = run.staged.staging / "linkage_quality.json"
             quality_file.write_text(json.dumps(run.stats["linkage_quality"], indent=2) + "\n", encoding="utf-8")

@@ -359,10 +359,17 @@ def build_page(fig: Figures, authority: str, threshold: int, allocation: float |
 """
 
 
-def render_report(con, period: str, config, rb) -> str:
-    threshold_prob = float(rb.get("claims.anomalies.min_match_probability"))
-    fig = collect(con, period, threshold_prob)
+def report_figures(con, period: str, rb) -> Figures:
+    return collect(con, period, float(rb.get("claims.anomalies.min_match_probability")))
+
+
+def page_from_figures(fig: Figures, config, rb) -> str:
+    """The page from figures already read (no store access: a refresh builds it on a thread)."""
     rc = config.report
     generated = datetime.now(timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds")
     return build_page(fig, config.authority, rc.disclosure_threshold, rc.allocation, rc.unit_costs,
                       rc.unit_costs_source, f"{rb.name} {rb.version}", generated)
+
+
+def render_report(con, period: str, config, rb) -> str:
+    return page_from_figures(report_figures(con, period, rb), config, rb)
