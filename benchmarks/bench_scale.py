@@ -119,6 +119,7 @@ def child_refresh(period: str, folder: Path, db: Path, out: Path) -> dict:
     from pbr.refresh import ArrivingDelivery, apply_delivery, delivery_origin
     from pbr.rulebook import load_rulebook
     from pbr.validation import worker as validation_worker
+    from pbr.validation import memo as validation_memo
 
     steps: list[dict] = []
 
@@ -138,11 +139,10 @@ def child_refresh(period: str, folder: Path, db: Path, out: Path) -> dict:
     # rest of the load step after that (what loading did not hide).
     t0 = time.perf_counter()
     files = discover(folder)
+    memo = validation_memo.load(db)
     t_found, reads = time.perf_counter(), []
-    # As in pbr refresh: the store's validation memo is read beside the first file (and not kept
-    # past the reading).
-    arriving = ArrivingDelivery(files, config, period, Path(db), on_read=reads.append)
-    del files
+    arriving = ArrivingDelivery(files, config, period, memo, on_read=reads.append)
+    del files, memo  # as in pbr refresh: the stored memo is not kept past the reading
 
     def runner(name, fn, run) -> None:
         t = time.perf_counter()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import shutil
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -181,58 +180,3 @@ def test_an_arriving_delivery_can_make_a_new_store(tmp_path):
     assert [(f["source"], f["rows_loaded"]) for f in r.summary["files"]] == [
         ("asb", 2), ("attendance", 302), ("benefits", 1), ("interventions", 1)]
     assert (r.out_dir / "cohort.csv").exists()
-
-
-def test_the_memo_is_read_beside_the_first_file(store, tmp_path, monkeypatch):
-    """The store's validation memo is read on a thread of its own while the first (largest) file is
-    read; validation uses it, and the store is opened for writing only once it has been read."""
-    first_read = threading.Event()
-    seen: dict = {}
-    load, type_file, validate_typed = validation_memo.load, parse_module.type_file, parse_module.validate_typed
-
-    def slow_load(db):
-        seen["thread"] = threading.current_thread().name
-        # Returns only once the first file is being read: a memo read before the reading began
-        # would wait here in vain.
-        seen["beside_reading"] = first_read.wait(timeout=20)
-        return load(db)
-
-    def reading(f, *args, **kwargs):
-        first_read.set()
-        return type_file(f, *args, **kwargs)
-
-    def validating(typed, period, memo, *args, **kwargs):
-        seen.setdefault("memo", {typed.file.source: sorted(memo.stored)})
-        return validate_typed(typed, period, memo, *args, **kwargs)
-
-    monkeypatch.setattr(validation_memo, "load", slow_load)
-    monkeypatch.setattr(parse_module, "type_file", reading)
-    monkeypatch.setattr(parse_module, "validate_typed", validating)
-    refresh("2026-02", _delivery(tmp_path / "feb", month=2), store, tmp_path / "out")
-    assert seen["thread"].startswith("pbr-memo") and seen["beside_reading"]
-    # the first file validated had January's memo for every source
-    assert seen["memo"] == {"attendance": ["asb", "attendance", "benefits", "interventions"]}
-    assert not [t for t in threading.enumerate() if t.name.startswith("pbr-memo")]
-
-
-def test_a_failing_delivery_waits_for_the_memo_before_it_rolls_back(store, tmp_path, monkeypatch):
-    """A delivery whose every file fails is never validated against the memo; the memo's reading is
-    still waited for, so the store is left as it was and no reading thread is left behind."""
-    before = _counts(store)
-    load = validation_memo.load
-    done = threading.Event()
-
-    def slow_load(db):
-        time.sleep(0.3)
-        try:
-            return load(db)
-        finally:
-            done.set()
-
-    monkeypatch.setattr(validation_memo, "load", slow_load)
-    with pytest.raises(InputErrors):
-        refresh("2026-02", _delivery(tmp_path / "feb", month=2, bad=("asb", "attendance", "benefits", "interventions")),
-                store, tmp_path / "out")
-    assert done.is_set()
-    assert _counts(store) == before
-    assert not [t for t in threading.enumerate() if t.name.startswith(("pbr-memo", "pbr-read"))]

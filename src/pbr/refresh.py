@@ -9,7 +9,6 @@ import shutil
 import threading
 import time
 import uuid
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -77,16 +76,14 @@ def read_delivery(folder: Path | None, config: Config, period: str | None = None
     return parsed
 
 
-def read_files(files: list[DeliveryFile], config: Config, period: str | None,
-               memo: ValidationMemo | Future | None,
+def read_files(files: list[DeliveryFile], config: Config, period: str | None, memo: ValidationMemo | None,
                on_read: Callable[[float], None] | None = None,
                on_done: Callable[[int, ParsedFile | InputFileError], None] | None = None,
                cancelled: Callable[[], bool] | None = None) -> dict[int, ParsedFile | InputFileError]:
     """Each file parsed (parse_file), or its error, by its index in `files`. A file is read and
     typed here while the one before it is validated in a helper thread (which mostly waits for the
     GX worker: the two use both cores); at most one file waits to be validated, so no more than
-    two files' frames are held. memo: the store's validation memo, or its loading (waited for
-    when the first file is validated). on_read: each file's reading and typing time (the benchmark's
+    two files' frames are held. on_read: each file's reading and typing time (the benchmark's
     split of the steps). on_done: called with each file's index and outcome as soon as it is
     known (ArrivingDelivery). cancelled: asked before each file; true stops the reading there."""
     from concurrent.futures import ThreadPoolExecutor
@@ -101,7 +98,7 @@ def read_files(files: list[DeliveryFile], config: Config, period: str | None,
 
     def validate(i: int, typed) -> None:
         try:
-            outcome = validate_typed(typed, period, memo.result() if isinstance(memo, Future) else memo)
+            outcome = validate_typed(typed, period, memo)
         except InputFileError as e:
             outcome = e
         done(i, outcome)
@@ -141,23 +138,10 @@ class ArrivingDelivery:
     refresh goes on taking every file before it raises them together (so a failing delivery still
     reports every file's problems), then rolls back what it loaded."""
 
-    def __init__(self, files: list[DeliveryFile], config: Config, period: str, memo: ValidationMemo | Path | None,
+    def __init__(self, files: list[DeliveryFile], config: Config, period: str, memo: ValidationMemo | None,
                  on_read: Callable[[float], None] | None = None):
-        """memo: the validation memo, or the store to read it from: then it is read on a thread of
-        its own while the first (largest) file is read, and `memo_read` waits for it (the store
-        must not be opened for writing before: DuckDB refuses a read-only and a writing
-        connection to one file in one process)."""
         import queue
         self.files = files
-        self._memo: Future | None = None
-        if isinstance(memo, Path):
-            from concurrent.futures import ThreadPoolExecutor
-            pool = ThreadPoolExecutor(1, thread_name_prefix="pbr-memo")
-            try:
-                self._memo = pool.submit(validation_memo.load, memo)
-            finally:
-                pool.shutdown(wait=False)
-            memo = self._memo
         self.finished_at: float | None = None  # time.perf_counter() when the last file was validated
         self.worker_peak_mb: float | None = None  # the validation worker's, when it was stopped after
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
@@ -178,15 +162,7 @@ class ArrivingDelivery:
             self._queue.put((None, e))
         finally:
             self.finished_at = self.finished_at or time.perf_counter()
-            self.memo_read()
-            self._memo = None  # the stored memo is not kept past the reading
             self._queue.put(None)
-
-    def memo_read(self) -> None:
-        """Wait until the validation memo has been read from the store (and its connection closed)."""
-        loading = self._memo
-        if loading is not None:
-            loading.exception()
 
     def __iter__(self):
         while (item := self._queue.get()) is not None:
@@ -200,7 +176,6 @@ class ArrivingDelivery:
         reading the delivery)."""
         self._cancel.set()
         self._thread.join()
-        self.memo_read()
 
 
 def reading_order(files: list[DeliveryFile]) -> list[int]:
@@ -355,7 +330,7 @@ def refresh(
         # none behind.
         say(f"reading delivery {extracts}")
         files = delivery_files(Path(extracts), None)
-        parsed = ArrivingDelivery(files, config, period, Path(db))  # its memo read beside the first file
+        parsed = ArrivingDelivery(files, config, period, validation_memo.load(db))
     elif extracts is not None or sources is not None:
         say("reading delivery " + " and ".join(
             ([str(extracts)] if extracts is not None else []) + ([f"sources {sources_path}"] if sources else [])))
@@ -600,8 +575,6 @@ def _apply(period, parsed, arriving, db, out, rb, config, origin, report, step_r
         release_validation_worker(parsed)
     run_step = step_runner or (lambda _name, fn, run: fn(run))
     run_step = with_pause_points(run_step)
-    if arriving is not None:
-        arriving.memo_read()
     con = connect(db)
     try:
         # An arriving delivery's size is known once it is loaded (store_settings again then);
