@@ -5,8 +5,6 @@ its own edges to `person_edge` (with a match probability) before `link_people` r
 
 from __future__ import annotations
 
-from typing import Callable
-
 import duckdb
 import pyarrow as pa
 
@@ -16,17 +14,13 @@ from .store import check_unique
 PERSON_PREFIX, PERSON_WIDTH = "P", 7
 
 
-def link_people(con: duckdb.DuckDBPyConnection, period: str, settings=None,
-                alongside: Callable[[], None] | None = None) -> dict[str, int]:
-    """settings: a config.LinkageConfig (None: deterministic only, as before). alongside: work on
-    `con` that does not need the people (run while Splink scores: add_probabilistic_edges)."""
+def link_people(con: duckdb.DuckDBPyConnection, period: str, settings=None) -> dict[str, int]:
+    """settings: a config.LinkageConfig (None: deterministic only, as before)."""
     prob_stats: dict = {}
     if settings is not None:
         from .probabilistic_links import add_probabilistic_edges
-        prob_stats = add_probabilistic_edges(con, period, settings, alongside)
+        prob_stats = add_probabilistic_edges(con, period, settings)
     else:
-        if alongside is not None:
-            alongside()
         con.execute("CREATE OR REPLACE TEMP TABLE person_link (a VARCHAR, b VARCHAR, match_probability DOUBLE, kind VARCHAR)")
     if settings is not None:
         person_components_from_det(con)

@@ -10,8 +10,6 @@ Tables this leaves for the rest of the refresh (temp, in the store's connection)
 
 from __future__ import annotations
 
-from typing import Callable
-
 import duckdb
 import pyarrow as pa
 
@@ -23,11 +21,7 @@ from .probabilistic import observations, predict, splink_memory_limit
 COMPARED = ["fn", "sn", "dob", "sex", "pc", "addr"]
 
 
-def add_probabilistic_edges(con: duckdb.DuckDBPyConnection, period: str, settings,
-                            alongside: Callable[[], None] | None = None) -> dict:
-    """alongside: work for the store's connection that does not need the links (a refresh's
-    address components): run while Splink scores, on its own connection, or first when nothing
-    is scored."""
+def add_probabilistic_edges(con: duckdb.DuckDBPyConnection, period: str, settings) -> dict:
     con.execute("CREATE OR REPLACE TEMP TABLE person_link (a VARCHAR, b VARCHAR, match_probability DOUBLE, kind VARCHAR)")
     con.execute("SET VARIABLE link_low_confidence = ?", [float(settings.low_confidence)])
     components(con, "person_edge", "det_cluster")
@@ -41,7 +35,7 @@ def add_probabilistic_edges(con: duckdb.DuckDBPyConnection, period: str, setting
         budget = store_settings.current_limit(con)
         cap = splink_memory_limit(obs.num_rows, budget)
         with store_settings.lent(con, budget - cap if budget else 0):
-            pairs = predict_alongside(obs, floor, cap, alongside)
+            pairs = predict(obs, floor, memory_limit=cap)
         con.register("_pbr_obs", obs)
         con.register("_pbr_pairs", pairs)
         compared = ", ".join(f"l.{c} AS {c}_l, r.{c} AS {c}_r" for c in COMPARED)
@@ -62,8 +56,6 @@ def add_probabilistic_edges(con: duckdb.DuckDBPyConnection, period: str, setting
         con.unregister("_pbr_obs")
         del obs, pairs  # the Arrow copies: person_pair holds what the rest needs
     else:
-        if alongside is not None:
-            alongside()
         con.execute("""CREATE OR REPLACE TEMP TABLE person_pair (a VARCHAR, b VARCHAR, det_a VARCHAR, det_b VARCHAR,
             match_probability DOUBLE, match_weight DOUBLE, twin_guard BOOLEAN)""")
     overrides = load_overrides(settings.overrides) if settings.overrides else []
@@ -108,23 +100,3 @@ def add_probabilistic_edges(con: duckdb.DuckDBPyConnection, period: str, setting
         "must_link_overrides": len(must), "cannot_link_overrides": len(cannot),
     })
     return stats
-
-
-def predict_alongside(obs: pa.Table, floor: float, memory_limit: int | None,
-                      alongside: Callable[[], None] | None) -> pa.Table:
-    """`predict` in a thread of its own while this thread runs `alongside` on the store's
-    connection. Splink scores on a connection (and database) of its own and mostly in DuckDB,
-    which leaves the interpreter lock free: at authority scale its ≈2 s used about one and a half
-    of two cores, and the address components (≈0.7 s) fill the rest. Both are waited for before
-    anything is raised (the scoring's error first), so nothing runs on once the refresh fails."""
-    if alongside is None:
-        return predict(obs, floor, memory_limit=memory_limit)
-    from concurrent.futures import ThreadPoolExecutor
-    with ThreadPoolExecutor(1, thread_name_prefix="pbr-splink") as pool:
-        scoring = pool.submit(predict, obs, floor, memory_limit=memory_limit)
-        try:
-            alongside()
-        except BaseException:
-            scoring.exception()  # waited for; the caller's failure is the one raised
-            raise
-        return scoring.result()

@@ -438,18 +438,12 @@ def step_link(run: RefreshRun) -> None:
             from .memo import prepare
             run.stats["memo"] = prepare(run.con)
         run_sql(run.con, f"refresh/{step}")
-    # Dwellings need no person: their components are found while Splink scores the people.
-    run.stats["link"] = link_people(run.con, run.period, run.config.linkage, alongside=lambda: link_dwellings(run.con))
+    components(run.con, "address_edge", "address_cluster")
+    run.con.execute("""CREATE OR REPLACE TEMP TABLE address_node AS
+        SELECT node, 'H' || left(md5(label), 12) AS address_id FROM address_cluster""")
+    run.stats["link"] = link_people(run.con, run.period, run.config.linkage)
     from .linkage_quality import build_quality
     run.stats["linkage_quality"] = build_quality(run.con, run.period, run.stats["link"], run.config.linkage)
-
-
-def link_dwellings(con) -> None:
-    """address_node(node, address_id): the address variants of one dwelling, joined (address_edge,
-    sql/refresh/20_identity.sql), with the dwelling's id."""
-    components(con, "address_edge", "address_cluster")
-    con.execute("""CREATE OR REPLACE TEMP TABLE address_node AS
-        SELECT node, 'H' || left(md5(label), 12) AS address_id FROM address_cluster""")
 
 
 def preload_modules(outputs: bool, linker: bool) -> None:
