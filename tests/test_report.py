@@ -419,3 +419,33 @@ def test_the_page_holds_no_personal_data(authority):
             values |= {row[c] for c in cols if row.get(c) and len(row[c]) >= 5}
     assert values
     assert [v for v in values if v in text] == []
+
+
+def _draw_all_charts() -> list[str]:
+    from pbr.report import charts
+    return [charts.bar_chart(["a", "b", "c"], [3, None, 7], "T"),
+            charts.line_chart(["2015-01", "2015-02", "2015-03"], {"x": [1, None, 3]}, "L", "n", hline=("t", 2.5)),
+            charts.stacked_bars(["2015-01", "2015-02"], {"p": [1, 2], "q": [None, 1]}, "S", "£",
+                                line=("c", [1, 3]), hline=("h", 2))]
+
+
+def test_charts_are_drawn_without_pyplot_so_a_thread_can_draw_them():
+    """A refresh draws the report on a thread of its own (outputs.write_outputs); pyplot's global
+    figure manager is not thread-safe, so the charts use matplotlib's object API only."""
+    import subprocess
+    import sys
+    import inspect
+    probe = (inspect.getsource(_draw_all_charts) + "svgs = _draw_all_charts()\n"
+             "assert all(s.startswith('<svg') for s in svgs)\n"
+             "import sys; print('matplotlib.pyplot' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "False"
+
+
+def test_charts_drawn_on_threads_at_once_are_those_drawn_one_by_one():
+    from concurrent.futures import ThreadPoolExecutor
+    alone = _draw_all_charts()
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda _: _draw_all_charts(), range(8)))
+    assert all(svgs == alone for svgs in together)

@@ -8,11 +8,12 @@ import io
 import math
 
 import matplotlib
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-plt.rcParams.update({
+# Figures are made with matplotlib's object API, never pyplot: pyplot keeps global state (its
+# figure manager) that is not thread-safe, and a refresh draws the report on a thread of its own
+# (pbr.outputs.write_outputs). A bare Figure saves through the Agg/SVG canvas, no display needed.
+matplotlib.rcParams.update({
     "svg.fonttype": "path",          # text as paths: no font needed where the page is opened
     "svg.hashsalt": "pbr-report",    # stable ids: the same figures give the same SVG
     "font.size": 9,
@@ -26,7 +27,6 @@ SUPPRESSED_NOTE = "* suppressed values are not drawn"
 def _svg(fig) -> str:
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
-    plt.close(fig)
     text = buf.getvalue()
     start = text.find("<svg")
     return text[start:] if start >= 0 else text
@@ -42,7 +42,8 @@ def _note(ax, values) -> None:
 
 
 def bar_chart(labels: list[str], values: list, title: str, xlabel: str = "families", money: bool = False) -> str:
-    fig, ax = plt.subplots(figsize=(6.4, 0.45 * max(len(labels), 2) + 0.9))
+    fig = Figure(figsize=(6.4, 0.45 * max(len(labels), 2) + 0.9))
+    ax = fig.subplots()
     ys = list(range(len(labels)))[::-1]
     vals = [_v(v) for v in values]
     ax.barh(ys, [0 if math.isnan(v) else v for v in vals], color=COLOURS[0])
@@ -58,7 +59,8 @@ def bar_chart(labels: list[str], values: list, title: str, xlabel: str = "famili
 
 def line_chart(periods: list[str], series: dict[str, list], title: str, ylabel: str,
                hline: tuple[str, float] | None = None) -> str:
-    fig, ax = plt.subplots(figsize=(6.4, 3.0))
+    fig = Figure(figsize=(6.4, 3.0))
+    ax = fig.subplots()
     xs = list(range(len(periods)))
     for i, (name, vals) in enumerate(series.items()):
         ax.plot(xs, [_v(v) for v in vals], marker="o", markersize=3, label=name, color=COLOURS[i % len(COLOURS)])
@@ -77,7 +79,8 @@ def line_chart(periods: list[str], series: dict[str, list], title: str, ylabel: 
 
 def stacked_bars(periods: list[str], series: dict[str, list], title: str, ylabel: str,
                  line: tuple[str, list] | None = None, hline: tuple[str, float] | None = None) -> str:
-    fig, ax = plt.subplots(figsize=(6.4, 3.2))
+    fig = Figure(figsize=(6.4, 3.2))
+    ax = fig.subplots()
     xs = list(range(len(periods)))
     bottom = [0.0] * len(periods)
     for i, (name, vals) in enumerate(series.items()):
