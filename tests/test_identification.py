@@ -502,6 +502,17 @@ def test_cohort_summary_counts_routes(route_batch):
     assert sorted(s["new_in_cohort"]) == sorted(r["family_id"] for r in route_batch.run.cohort)
 
 
+def test_local_area_evidence_has_one_row_per_listed_area_the_postcode_falls_in(pipeline):
+    """The household (postcode S65 1AB) is in a listed district, sector and full postcode, each
+    listed once (one twice, in another spelling): one evidence row per listed area, none twice."""
+    areas = [{"area": a} for a in ["S65", "S65 1", "s65  1ab", "S65 1AB", "S66", "S65 2"]]
+    run = pipeline.refresh(P, **merge(WORK, EDU, {"areas": areas}))
+    assert route(run) == "two_plus_local"
+    details = sorted(e["detail"] for e in run.evidence if e["criterion"] == "local_area")
+    assert details == ["household postcode in listed area S65", "household postcode in listed area S65 1",
+                       "household postcode in listed area S65 1AB"]
+
+
 def test_cohort_evidence_names_the_records_behind_each_flag(pipeline):
     run = pipeline.refresh(P, **merge(WORK, EDU, CRIME))
     fid = run.only_family()["family_id"]

@@ -72,13 +72,18 @@ WHERE NOT m.is_child
   AND (b.end_date IS NULL OR b.end_date >= getvariable('ref_date'));
 
 -- 4a. Local discretion by area: the household postcode's district, sector or full postcode.
+-- (Each postcode's three keys are unnested and equi-joined to the list: a join on
+-- `area IN (pc, district, sector)` is a nested loop over families x listed areas, 15 s at region
+-- scale against 0.2 s at authority. list_distinct keeps one row per listed area, as IN did, where
+-- two keys coincide, and drops NULLs, which IN never matched.)
 CREATE OR REPLACE TEMP TABLE ev_local_area AS
 SELECT f.family_id, NULL::VARCHAR AS person_id, 'areas' AS source, NULL::INTEGER AS extract_id,
        NULL::BIGINT AS line_no, NULL::DATE AS record_date,
        'household postcode in listed area ' || ar.area AS detail
 FROM (SELECT DISTINCT family_id, address_id FROM family_member) f
-JOIN address_postcode p USING (address_id)
-JOIN cur_areas ar ON ar.area IN (p.pc, pc_district(p.pc), pc_sector(p.pc))
+JOIN (SELECT address_id, unnest(list_distinct([pc, pc_district(pc), pc_sector(pc)])) AS area
+      FROM address_postcode) p USING (address_id)
+JOIN cur_areas ar ON ar.area = p.area
 WHERE getvariable('filter_areas');
 
 -- 4b. Local discretion by benefit cap: any member's benefit spell covering R flagged as capped.
