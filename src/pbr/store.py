@@ -100,7 +100,8 @@ def connect(path: str | Path, *, read_only: bool = False, wait_seconds: float | 
 def _open_writer(path: Path) -> duckdb.DuckDBPyConnection:
     """The store attached for writing with STORE_ROW_GROUP_SIZE, as the connection's default
     database, its spill folder beside it (where `duckdb.connect(path)` puts it). A store this
-    process already has open (a caller's own connection) is opened as that connection has it."""
+    process already has open (a caller's own connection) is opened as that connection has it; one
+    another writer of this process holds is StoreBusy."""
     con = duckdb.connect(":memory:")
     try:
         con.execute(f"ATTACH ? AS {STORE_ALIAS} (ROW_GROUP_SIZE {STORE_ROW_GROUP_SIZE})", [str(path)])
@@ -108,10 +109,17 @@ def _open_writer(path: Path) -> duckdb.DuckDBPyConnection:
         con.execute("SET temp_directory = ?", [f"{path}.tmp"])
     except duckdb.Error as e:
         con.close()
-        if isinstance(e, duckdb.ResourceInUseException):  # open in this process already
-            return duckdb.connect(str(path))
-        raise
-    return con
+        if not isinstance(e, duckdb.ResourceInUseException):
+            raise
+    else:
+        return con
+    # Open in this process already: a caller's own `duckdb.connect(path)` is shared as it was;
+    # another writer's attached store cannot be, and waiting for it in this process would wait
+    # for ever.
+    try:
+        return duckdb.connect(str(path))
+    except duckdb.ResourceInUseException:
+        raise StoreBusy(f"store {path} is already open for writing in this process (one writer at a time)") from None
 
 
 def _first_line(e: BaseException) -> str:
