@@ -92,10 +92,12 @@ def test_a_store_this_process_has_open_already_is_opened_as_that_connection_has_
     mine.close()
 
 
-def test_a_second_writer_in_this_process_is_told_the_store_is_busy(path):
+def test_a_second_writer_or_reader_in_this_process_is_told_the_store_is_busy(path):
     first = store.connect(path)
     with pytest.raises(store.StoreBusy, match="already open for writing in this process"):
         store.connect(path, wait_seconds=0)
+    with pytest.raises(store.StoreBusy, match="already open for writing in this process"):
+        store.connect(path, read_only=True, wait_seconds=0)  # a reader too, not DuckDB's handle conflict
     first.execute("CREATE TABLE t AS SELECT 1 AS one")  # the first writer is untouched
     first.close()
     again = store.connect(path)  # and once it has closed, the store opens
@@ -103,7 +105,7 @@ def test_a_second_writer_in_this_process_is_told_the_store_is_busy(path):
     again.close()
 
 
-def test_a_second_process_still_finds_the_store_busy(path, tmp_path):
+def test_a_second_process_still_finds_the_store_busy(path):
     import subprocess
     import sys
     con = store.connect(path)

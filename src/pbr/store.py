@@ -89,6 +89,10 @@ def connect(path: str | Path, *, read_only: bool = False, wait_seconds: float | 
                         f"waited {wait_seconds:.0f}s (pbr --wait SECONDS to wait longer)") from None
                 raise PbrError(f"cannot open store {path}: {_first_line(e)}") from None
             time.sleep(0.25)
+        except duckdb.ResourceInUseException:
+            # This process's own writer has the store attached (_open_writer): waiting for it
+            # here would wait for ever.
+            raise StoreBusy(f"store {path} is already open for writing in this process (one writer at a time)") from None
         except duckdb.Error as e:
             raise PbrError(f"cannot open store {path}: {_first_line(e)}") from None
     if not read_only and new:
@@ -100,8 +104,7 @@ def connect(path: str | Path, *, read_only: bool = False, wait_seconds: float | 
 def _open_writer(path: Path) -> duckdb.DuckDBPyConnection:
     """The store attached for writing with STORE_ROW_GROUP_SIZE, as the connection's default
     database, its spill folder beside it (where `duckdb.connect(path)` puts it). A store this
-    process already has open (a caller's own connection) is opened as that connection has it; one
-    another writer of this process holds is StoreBusy."""
+    process already has open (a caller's own connection) is opened as that connection has it."""
     con = duckdb.connect(":memory:")
     try:
         con.execute(f"ATTACH ? AS {STORE_ALIAS} (ROW_GROUP_SIZE {STORE_ROW_GROUP_SIZE})", [str(path)])
@@ -114,12 +117,8 @@ def _open_writer(path: Path) -> duckdb.DuckDBPyConnection:
     else:
         return con
     # Open in this process already: a caller's own `duckdb.connect(path)` is shared as it was;
-    # another writer's attached store cannot be, and waiting for it in this process would wait
-    # for ever.
-    try:
-        return duckdb.connect(str(path))
-    except duckdb.ResourceInUseException:
-        raise StoreBusy(f"store {path} is already open for writing in this process (one writer at a time)") from None
+    # another writer's attached store cannot be (ResourceInUseException again: connect's StoreBusy).
+    return duckdb.connect(str(path))
 
 
 def _first_line(e: BaseException) -> str:
