@@ -129,10 +129,11 @@ def test_stable_ids_in_sql_are_the_greedy_matchings(clusters, pairs, next_number
     assert got.split == want.split
 
 
-@pytest.mark.parametrize("outputs, linker", [(True, True), (False, True), (True, False)])
+@pytest.mark.parametrize("outputs, linker", [(True, True), (False, True), (True, False), (False, False)])
 def test_the_link_step_preloads_what_later_steps_import(outputs, linker):
-    """In a fresh interpreter: Splink (when linking probabilistically) and the output modules (when
-    writing outputs) are imported by the preload thread, and nothing else is."""
+    """In a fresh interpreter: scipy's graph routines (always: connected components), Splink (when
+    linking probabilistically) and the output modules (when writing outputs) are imported by the
+    preload thread, and nothing else is."""
     import subprocess
     import sys
 
@@ -142,9 +143,9 @@ def test_the_link_step_preloads_what_later_steps_import(outputs, linker):
         f"preload_modules(outputs={outputs}, linker={linker})\n"
         "for t in threading.enumerate():\n"
         "    if t.name == 'pbr-preload': t.join()\n"
-        "print(sorted(m for m in ('splink', 'pbr.report.page', 'pbr.workbooks.claims_book', "
-        "'pbr.workbooks.cohort_book') if m in sys.modules))\n")
+        "print(sorted(m for m in ('scipy.sparse.csgraph', 'splink', 'pbr.report.page', "
+        "'pbr.workbooks.claims_book', 'pbr.workbooks.cohort_book') if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    want = (["splink"] if linker else []) + (["pbr.report.page", "pbr.workbooks.claims_book",
+    want = ["scipy.sparse.csgraph"] + (["splink"] if linker else []) + (["pbr.report.page", "pbr.workbooks.claims_book",
                                                "pbr.workbooks.cohort_book"] if outputs else [])
     assert out.strip() == str(sorted(want))

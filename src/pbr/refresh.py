@@ -447,13 +447,15 @@ def step_link(run: RefreshRun) -> None:
 
 
 def preload_modules(outputs: bool, linker: bool) -> None:
-    """Import Splink (≈0.15 s, needed once the link step's SQL has run) and the workbook and
+    """Import scipy's graph routines (≈0.15 s, for the link step's connected components, after
+    its SQL), Splink (≈0.15 s, needed once the link step's SQL has run) and the workbook and
     report modules (openpyxl, matplotlib: ≈0.6 s of pure Python at authority scale) in a
     background thread while the link step's SQL runs, which leaves the interpreter lock free; the
     steps that use them then find them imported. An import that fails here fails again, and is
     reported, where it is used."""
     def load() -> None:
         try:
+            import scipy.sparse.csgraph  # noqa: F401
             if linker:
                 import splink  # noqa: F401
             if outputs:
@@ -462,8 +464,7 @@ def preload_modules(outputs: bool, linker: bool) -> None:
                 import pbr.workbooks.cohort_book  # noqa: F401
         except Exception:  # noqa: BLE001 - raised again on use
             pass
-    if outputs or linker:
-        threading.Thread(target=load, name="pbr-preload", daemon=True).start()
+    threading.Thread(target=load, name="pbr-preload", daemon=True).start()
 
 
 def step_families(run: RefreshRun) -> None:
