@@ -88,6 +88,7 @@ def read_files(files: list[DeliveryFile], config: Config, period: str | None, me
     known (ArrivingDelivery). cancelled: asked before each file; true stops the reading there."""
     from concurrent.futures import ThreadPoolExecutor
     from .ingest.parse import type_file, validate_typed
+    from .validation.core import memo_lookup
 
     out: dict[int, ParsedFile | InputFileError] = {}
 
@@ -96,9 +97,9 @@ def read_files(files: list[DeliveryFile], config: Config, period: str | None, me
         if on_done is not None:
             on_done(i, outcome)
 
-    def validate(i: int, typed) -> None:
+    def validate(i: int, typed, looked_up) -> None:
         try:
-            outcome = validate_typed(typed, period, memo)
+            outcome = validate_typed(typed, period, memo, looked_up)
         except InputFileError as e:
             outcome = e
         done(i, outcome)
@@ -110,6 +111,7 @@ def read_files(files: list[DeliveryFile], config: Config, period: str | None, me
                 break
             f = files[i]
             t0 = time.perf_counter()
+            looked_up = None
             try:
                 typed = type_file(f, config.column_mappings.get(f.source))
             except InputFileError as e:
@@ -117,12 +119,15 @@ def read_files(files: list[DeliveryFile], config: Config, period: str | None, me
                 typed = None
             if on_read:
                 on_read(time.perf_counter() - t0)
+            if typed is not None and pending is not None:
+                # The memo's part of this file's validation, while the file before is in GX.
+                looked_up = memo_lookup(f.source, typed.typed, period, memo)
             if pending is not None:
                 pending.result()  # the file before: validated (raises what validation raised)
                 pending = None
             if typed is not None:
-                pending = pool.submit(validate, i, typed)
-                del typed
+                pending = pool.submit(validate, i, typed, looked_up)
+                del typed, looked_up
             f.release_data()  # read: its rows are in the typed file now
         if pending is not None:
             pending.result()

@@ -20,6 +20,7 @@ from .discover import LINE_COL, DeliveryFile, read_text_frame, sheet_hint
 
 if TYPE_CHECKING:
     from ..validation import FileValidation
+    from ..validation.core import MemoLookup
     from ..validation.memo import MemoRows, ValidationMemo
 
 TRUE = ["y", "yes", "true", "1"]
@@ -221,12 +222,14 @@ def parse_file(f: DeliveryFile, mapping: dict[str, str] | None = None, period: s
     return validate_typed(type_file(f, mapping), period, memo)
 
 
-def validate_typed(t: TypedFile, period: str | None, memo: ValidationMemo | None = None) -> ParsedFile:
+def validate_typed(t: TypedFile, period: str | None, memo: ValidationMemo | None = None,
+                   looked_up: MemoLookup | None = None) -> ParsedFile:
+    """looked_up: validation.core.memo_lookup's answer for this file and memo, if asked already."""
     from ..validation.core import validate_file_memo
 
     f = t.file
     failures, result, memo_rows = validate_file_memo(f.source, f.name, f.sha256, t.typed, t.parse_failures,
-                                                     period, memo)
+                                                     period, memo, looked_up)
     bad = failures.get_column(LINE_COL).unique().implode()
     good = t.typed.filter(~pl.col(LINE_COL).is_in(bad))
     rejects = failures.drop("seq")

@@ -96,11 +96,36 @@ def validate_file(source: str, file_name: str, sha256: str, typed: pl.DataFrame,
     return failures, fv
 
 
+@dataclass
+class MemoLookup:
+    """What the validation memo knows of a typed file's rows (memo_lookup), before GX is asked."""
+    memoised: frozenset[int]
+    version: str
+    hashes: pl.DataFrame
+    known: pl.Series | None
+
+
+def memo_lookup(source: str, typed: pl.DataFrame, period: str | None, memo: ValidationMemo | None
+                ) -> MemoLookup | None:
+    """The memo's part of validating a file (row hashes, looked up): None without a memo or row
+    checks. Pure polars, so the reading thread does it for a file while the file before it is in
+    GX (refresh.read_files), where it would otherwise wait its turn behind that file."""
+    suite = load_suite(source)
+    if memo is None or not suite.row_level:
+        return None
+    memoised = frozenset(e.seq for e in suite.row_level if memoisable(e))
+    monotone = frozenset(e.seq for e in suite.row_level if e.seq in memoised and period_monotone(e))
+    version = memo_version(suite, memoised)
+    hashes = row_hashes(typed)
+    return MemoLookup(memoised, version, hashes, memo.lookup(source, version, hashes, period_end_of(period), monotone))
+
+
 def validate_file_memo(source: str, file_name: str, sha256: str, typed: pl.DataFrame, parse_failures: pl.DataFrame,
-                       period: str | None, memo: ValidationMemo | None
+                       period: str | None, memo: ValidationMemo | None, looked_up: MemoLookup | None = None
                        ) -> tuple[pl.DataFrame, FileValidation, MemoRows | None]:
     """validate_file, with the validation memo (None: none read): rows it knows skip the memoised
     expectations (same results); also returns this file's rows for the memo (None without one).
+    looked_up: memo_lookup's answer for this file and memo, when it was asked already.
 
     parse_failures: __line, column_name, reason, expectation (pbr_parse_*) found while typing.
     A bad cell is reported once, charged to the first check that failed it (parse checks, then the
@@ -125,14 +150,10 @@ def validate_file_memo(source: str, file_name: str, sha256: str, typed: pl.DataF
 
     memo_rows = None
     if memo is not None and suite.row_level:
-        memoised = frozenset(e.seq for e in suite.row_level if memoisable(e))
-        monotone = frozenset(e.seq for e in suite.row_level if e.seq in memoised and period_monotone(e))
-        version = memo_version(suite, memoised)
-        hashes = row_hashes(typed)
-        known = memo.lookup(source, version, hashes, end, monotone)
-        t0 += _wait_for_gx()  # (the memo's part above runs while GX may still be importing)
-        results, failed = run_suite_memo(suite, typed, end, memoised, known)
-        memo_rows = MemoRows(source, version, hashes.with_columns(failed), end)
+        m = looked_up or memo_lookup(source, typed, period, memo)
+        t0 += _wait_for_gx()  # (the memo's part runs while GX may still be importing)
+        results, failed = run_suite_memo(suite, typed, end, m.memoised, m.known)
+        memo_rows = MemoRows(source, m.version, m.hashes.with_columns(failed), end)
     else:
         t0 += _wait_for_gx() if suite.row_level else 0.0
         results = run_suite(suite, typed, end) if suite.row_level else {}
