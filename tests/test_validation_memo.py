@@ -16,6 +16,7 @@ from pbr.ingest import discover
 from pbr.ingest.parse import TypedFile, type_file, validate_typed
 from pbr.validation import chunks, load_suite
 from pbr.validation import memo as vm
+from pbr.validation.core import memo_lookup
 from test_validation import P, write_cases
 
 
@@ -92,6 +93,11 @@ def test_a_warm_memo_gives_every_file_the_results_of_validating_every_row(typed_
         pl.element().is_in([str(e.seq) for e in load_suite(p.source).row_level if vm.period_monotone(e)])).list.any().sum()
         for p in first)
     assert judged_again and sum(ran) == judged_again
+    # The memo looked up ahead (as the reading thread does for a file while the one before is in GX).
+    ahead = [validate_typed(t, P, memo, memo_lookup(t.file.source, t.typed, P, memo)) for t in typed_files]
+    for a, b, c in zip(ahead, plain, again):
+        same(a, b)
+        assert a.memo_rows.rows.equals(c.memo_rows.rows)
 
 
 @pytest.mark.parametrize("change", [None, {"sex": "X"}, {"forename": None}])
