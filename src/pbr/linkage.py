@@ -5,6 +5,8 @@ its own edges to `person_edge` (with a match probability) before `link_people` r
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import duckdb
 import pyarrow as pa
 
@@ -14,13 +16,17 @@ from .store import check_unique
 PERSON_PREFIX, PERSON_WIDTH = "P", 7
 
 
-def link_people(con: duckdb.DuckDBPyConnection, period: str, settings=None) -> dict[str, int]:
-    """settings: a config.LinkageConfig (None: deterministic only, as before)."""
+def link_people(con: duckdb.DuckDBPyConnection, period: str, settings=None,
+                while_scoring: Callable[[], None] | None = None) -> dict[str, int]:
+    """settings: a config.LinkageConfig (None: deterministic only, as before). while_scoring: work
+    on `con` that does not depend on the people, run once, while Splink scores (or first)."""
     prob_stats: dict = {}
     if settings is not None:
         from .probabilistic_links import add_probabilistic_edges
-        prob_stats = add_probabilistic_edges(con, period, settings)
+        prob_stats = add_probabilistic_edges(con, period, settings, while_scoring)
     else:
+        if while_scoring is not None:
+            while_scoring()
         con.execute("CREATE OR REPLACE TEMP TABLE person_link (a VARCHAR, b VARCHAR, match_probability DOUBLE, kind VARCHAR)")
     if settings is not None:
         person_components_from_det(con)

@@ -10,6 +10,9 @@ Tables this leaves for the rest of the refresh (temp, in the store's connection)
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
 import duckdb
 import pyarrow as pa
 
@@ -21,7 +24,12 @@ from .probabilistic import observations, predict, splink_memory_limit
 COMPARED = ["fn", "sn", "dob", "sex", "pc", "addr"]
 
 
-def add_probabilistic_edges(con: duckdb.DuckDBPyConnection, period: str, settings) -> dict:
+def add_probabilistic_edges(con: duckdb.DuckDBPyConnection, period: str, settings,
+                            while_scoring: Callable[[], None] | None = None) -> dict:
+    """while_scoring: work on `con` that does not need the people (the refresh's address
+    clusters), run once: while Splink scores, on its own connection in a thread of its own (its
+    SQL generation is pure Python, its DuckDB's threads are not always both busy: the store's
+    connection takes up the slack), or first when the linker is off."""
     con.execute("CREATE OR REPLACE TEMP TABLE person_link (a VARCHAR, b VARCHAR, match_probability DOUBLE, kind VARCHAR)")
     con.execute("SET VARIABLE link_low_confidence = ?", [float(settings.low_confidence)])
     components(con, "person_edge", "det_cluster")
@@ -30,12 +38,12 @@ def add_probabilistic_edges(con: duckdb.DuckDBPyConnection, period: str, setting
     if settings.enabled:
         obs = observations(con, "det_cluster")
         # One memory budget, the store's cap, lent to whichever connection is working: while
-        # Splink scores, the store (idle) keeps what Splink does not take and writes the rest of
-        # its temporary tables out to its temp directory.
+        # Splink scores, the store keeps what Splink does not take and writes the rest of its
+        # temporary tables out to its temp directory.
         budget = store_settings.current_limit(con)
         cap = splink_memory_limit(obs.num_rows, budget)
         with store_settings.lent(con, budget - cap if budget else 0):
-            pairs = predict(obs, floor, memory_limit=cap)
+            pairs = _scored_while(lambda: predict(obs, floor, memory_limit=cap), while_scoring)
         con.register("_pbr_obs", obs)
         con.register("_pbr_pairs", pairs)
         compared = ", ".join(f"l.{c} AS {c}_l, r.{c} AS {c}_r" for c in COMPARED)
@@ -56,6 +64,8 @@ def add_probabilistic_edges(con: duckdb.DuckDBPyConnection, period: str, setting
         con.unregister("_pbr_obs")
         del obs, pairs  # the Arrow copies: person_pair holds what the rest needs
     else:
+        if while_scoring is not None:
+            while_scoring()
         con.execute("""CREATE OR REPLACE TEMP TABLE person_pair (a VARCHAR, b VARCHAR, det_a VARCHAR, det_b VARCHAR,
             match_probability DOUBLE, match_weight DOUBLE, twin_guard BOOLEAN)""")
     overrides = load_overrides(settings.overrides) if settings.overrides else []
@@ -100,3 +110,19 @@ def add_probabilistic_edges(con: duckdb.DuckDBPyConnection, period: str, setting
         "must_link_overrides": len(must), "cannot_link_overrides": len(cannot),
     })
     return stats
+
+
+def _scored_while(score: Callable[[], pa.Table], work: Callable[[], None] | None) -> pa.Table:
+    """score() in a thread while work() runs here; both are waited for, and the first failure
+    (the work's, else the scoring's) raised."""
+    if work is None:
+        return score()
+    with ThreadPoolExecutor(1, thread_name_prefix="pbr-splink") as pool:
+        scoring = pool.submit(score)
+        try:
+            work()
+        finally:
+            done = scoring.exception() is None  # waits for it either way
+        if done:
+            return scoring.result()
+        raise scoring.exception()

@@ -443,10 +443,13 @@ def step_link(run: RefreshRun) -> None:
             from .memo import prepare
             run.stats["memo"] = prepare(run.con)
         run_sql(run.con, f"refresh/{step}")
-    components(run.con, "address_edge", "address_cluster")
-    run.con.execute("""CREATE OR REPLACE TEMP TABLE address_node AS
-        SELECT node, 'H' || left(md5(label), 12) AS address_id FROM address_cluster""")
-    run.stats["link"] = link_people(run.con, run.period, run.config.linkage)
+
+    def address_nodes() -> None:  # (dwellings: no person in them yet, so formed while Splink scores)
+        components(run.con, "address_edge", "address_cluster")
+        run.con.execute("""CREATE OR REPLACE TEMP TABLE address_node AS
+            SELECT node, 'H' || left(md5(label), 12) AS address_id FROM address_cluster""")
+
+    run.stats["link"] = link_people(run.con, run.period, run.config.linkage, while_scoring=address_nodes)
     from .linkage_quality import build_quality
     run.stats["linkage_quality"] = build_quality(run.con, run.period, run.stats["link"], run.config.linkage)
 
