@@ -15,6 +15,11 @@
    file): the I/O floor the refresh is compared with.
 5. Times an incremental refresh: one new month on the warm store the full refresh left.
 
+--repeat N times each refresh N times, each from a copy of the same store (the history store; for
+the incremental refresh, the store one full refresh left), and prints every run's total and the
+steps of the median run: on a machine whose speed drifts (a shared VM's varies by up to 30 % within
+an hour) the median of three says more than one run.
+
 Prints figures only; nothing here asserts a timing. The first line after the heading names the
 machine (CPU, memory, load average, a pure-Python calibration loop) so that runs on different
 machines can be compared; the last line is a JSON summary."""
@@ -275,6 +280,7 @@ def main() -> None:
     ap.add_argument("--rebuild-store", action="store_true", help="reload the history months into a new store")
     ap.add_argument("--generate-only", action="store_true", help="generate (or find) the deliveries and stop")
     ap.add_argument("--skip-incremental", action="store_true", help="time the full refresh only")
+    ap.add_argument("--repeat", type=int, default=1, help="time each refresh this many times (median run shown)")
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
 
@@ -321,19 +327,36 @@ def main() -> None:
         tmp.rename(history_db)
         print(f"history store built in {time.perf_counter() - t0:.1f} s")
     db = work / "bench.duckdb"
-    shutil.copyfile(history_db, db)
     out = work / "out"
     shutil.rmtree(out, ignore_errors=True)
+    repeat = max(1, args.repeat)
+
+    def timed(period: str, start: Path) -> tuple[dict, list[float]]:
+        """The median of `repeat` refreshes of the period, each on a fresh copy of `start`."""
+        runs = []
+        for _ in range(repeat):
+            shutil.copyfile(start, db)
+            Path(f"{db}.wal").unlink(missing_ok=True)
+            runs.append(run_child("refresh", period, str(deliveries / period), str(db), str(out)))
+        totals = [r["total_s"] for r in runs]
+        if repeat > 1:
+            print(f"\n{period}: {repeat} runs, " + ", ".join(f"{t:.2f}" for t in totals)
+                  + f" s (min {min(totals):.2f}, median {sorted(totals)[(repeat - 1) // 2]:.2f}, max {max(totals):.2f})")
+        return sorted(runs, key=lambda r: r["total_s"])[(repeat - 1) // 2], totals
 
     full_period, inc_period = periods[-2], periods[-1]
     floor = run_child("floor", str(deliveries / full_period))
-    full = run_child("refresh", full_period, str(deliveries / full_period), str(db), str(out))
-    print_refresh("full refresh", full, floor)
-    inc = None
+    full, full_runs = timed(full_period, history_db)
+    print_refresh("full refresh" + (" (the median run)" if repeat > 1 else ""), full, floor)
+    inc, inc_runs = None, []
     if not args.skip_incremental:
+        warm = work / "warm.duckdb"  # the store a full refresh left: each incremental run starts from it
+        shutil.copyfile(db, warm)
         inc_floor = run_child("floor", str(deliveries / inc_period))
-        inc = run_child("refresh", inc_period, str(deliveries / inc_period), str(db), str(out))
-        print_refresh("incremental refresh (one new month on the warm store)", inc, inc_floor)
+        inc, inc_runs = timed(inc_period, warm)
+        print_refresh("incremental refresh (one new month on the warm store)" + (" (the median run)" if repeat > 1 else ""),
+                      inc, inc_floor)
+        warm.unlink(missing_ok=True)
     box["load_after"] = round(os.getloadavg()[0], 2)
     print(f"\nstore {db.stat().st_size / 1e6:,.0f} MB; I/O floor {floor['rows']:,} rows in {floor['wall_s']:.2f} s; "
           f"load average at the end {box['load_after']}")
@@ -341,6 +364,7 @@ def main() -> None:
                       "rows": full["rows"], "full_s": round(full["total_s"], 2), "full_peak_mb": round(full["peak_mb"]),
                       "incremental_s": round(inc["total_s"], 2) if inc else None,
                       "incremental_peak_mb": round(inc["peak_mb"]) if inc else None,
+                      "full_runs_s": [round(t, 2) for t in full_runs], "incremental_runs_s": [round(t, 2) for t in inc_runs],
                       "floor_s": round(floor["wall_s"], 2), "ratio_to_floor": round(full["total_s"] / floor["wall_s"], 1),
                       "steps": {s["step"]: round(s["wall_s"], 2) for s in full["steps"]}}))
 

@@ -32,3 +32,21 @@ def test_bench_scale_smoke_prints_every_step(tmp_path):
     assert summary["rows"] > 0 and summary["people"] > 0
     # The delivery and the stores stay under the work folder (gitignored .bench/ by default).
     assert (tmp_path / "smoke-150f-3m-s7" / "history.duckdb").exists()
+
+
+def test_bench_scale_repeats_each_refresh_from_the_same_store_and_shows_the_median(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_scale.py"), "--scale", "smoke", "--workdir", str(tmp_path),
+         "--repeat", "3"],
+        capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    summary = json.loads(out.strip().splitlines()[-1])
+    for kind, period in (("full", "2015-03"), ("incremental", "2015-04")):
+        runs = summary[f"{kind}_runs_s"]
+        assert len(runs) == 3
+        assert summary[f"{kind}_s"] == sorted(runs)[1]  # the median run's figures are the ones shown
+        line = next(x for x in out.splitlines() if x.startswith(f"{period}: 3 runs"))
+        assert f"median {sorted(runs)[1]:.2f}" in line
+    assert "full refresh (the median run)" in out and "incremental refresh (one new month on the warm store) (the median run)" in out
+    assert not (tmp_path / "smoke-150f-3m-s7" / "warm.duckdb").exists()
