@@ -149,3 +149,28 @@ def test_the_link_step_preloads_what_later_steps_import(outputs, linker):
     want = ["scipy.sparse.csgraph"] + (["splink"] if linker else []) + (["pbr.report.page", "pbr.workbooks.claims_book",
                                                "pbr.workbooks.cohort_book"] if outputs else [])
     assert out.strip() == str(sorted(want))
+
+
+def test_observations_are_numbered_as_the_window_over_their_order_numbers_them():
+    # Ties on every leading column and NULLs in each: the ids must follow OBS_SQL's window exactly,
+    # since a pair's sides (l < r) and so the review files follow them.
+    import random
+
+    rng = random.Random(11)
+    pick = lambda *xs: rng.choice(xs)  # noqa: E731
+    rows = {(pick("attendance", "asb", "benefits"), pick("K1", "K2", "K3", "K10"), pick("ANN", "ANNE", None),
+             pick("LEE", "LI", None), pick("2001-02-03", "2001-03-02", None), pick("F", "M", None),
+             pick("S1 1AA", "S11AA", None), pick("1 A ROAD", "1A ROAD", None)) for _ in range(600)}
+    con = _store()
+    con.execute("DELETE FROM identity_obs")
+    con.executemany("INSERT INTO identity_obs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", sorted(rows, key=repr))
+    con.execute("""CREATE OR REPLACE TEMP TABLE det_cluster AS
+                   SELECT DISTINCT source || ':' || source_key AS node,
+                          CASE WHEN source_key IN ('K1', 'K10') THEN 'asb:K1' ELSE source || ':' || source_key END AS label
+                   FROM identity_obs""")
+    got = observations(con, "det_cluster")
+    cols = ["unique_id", "det", "source", "source_key", "fn", "sn", "dob", "sex", "pc", "addr"]
+    want = con.sql(f"SELECT {', '.join(cols)} FROM ({OBS_SQL.format(clusters='det_cluster')}) ORDER BY unique_id").fetchall()
+    assert len(want) > 300
+    assert list(zip(*(got.column(c).to_pylist() for c in cols))) == want
+    assert got.column("unique_id").to_pylist() == list(range(1, len(want) + 1))

@@ -23,6 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 MODEL_VERSION = 3
@@ -209,19 +210,23 @@ def _with_m_floors(model: dict) -> dict:
 
 # ---- the observations ------------------------------------------------------------------------
 
-OBS_SQL = """
-    SELECT row_number() OVER (ORDER BY det, source, source_key, fn, sn, dob, sex, pc, addr) AS unique_id, *
-    FROM (
-        SELECT DISTINCT c.label AS det, o.source, o.source_key, o.fn, o.sn, CAST(o.dob AS VARCHAR) AS dob,
-               o.sex, o.pc, o.addr
-        FROM identity_obs o JOIN {clusters} c ON c.node = o.source || ':' || o.source_key
-    )"""
+# The observations: each distinct standardised identity of a source key, with its deterministic
+# component. Their unique ids number them in OBS_ORDER (a total order: it names every column).
+OBS_DISTINCT_SQL = """
+    SELECT DISTINCT c.label AS det, o.source, o.source_key, o.fn, o.sn, CAST(o.dob AS VARCHAR) AS dob,
+           o.sex, o.pc, o.addr
+    FROM identity_obs o JOIN {clusters} c ON c.node = o.source || ':' || o.source_key"""
+OBS_ORDER = ["det", "source", "source_key", "fn", "sn", "dob", "sex", "pc", "addr"]
+# The numbered observations as one query (the reference `observations` is tested against: it
+# numbers them by the order its result comes in, not by this window, see there).
+OBS_SQL = (f"SELECT row_number() OVER (ORDER BY {', '.join(OBS_ORDER)}) AS unique_id, * FROM ("
+           + OBS_DISTINCT_SQL + ")")
 
 # The derived columns the model compares, in SQL over the observations (names' nickname lists
 # and phonetic codes come from a lookup computed once per distinct name, addresses' keys and
 # tokens once per distinct address).
 DERIVE_SQL = """
-    SELECT o.unique_id, o.det, o.source, o.source_key, o.fn, o.sn, o.dob, o.sex, o.pc, o.addr,
+    SELECT o.det, o.source, o.source_key, o.fn, o.sn, o.dob, o.sex, o.pc, o.addr,
            a.addr_key, f.alts AS fn_alts, f.ph AS fn_ph, s.ph AS sn_ph,
            left(o.dob, 4) AS dob_year, substr(o.dob, 6) AS dob_md,
            substr(o.dob, 9, 2) || '-' || substr(o.dob, 6, 2) AS dob_dm,
@@ -232,7 +237,7 @@ DERIVE_SQL = """
     LEFT JOIN _pbr_name_codes s ON s.name = o.sn
     LEFT JOIN (SELECT d.addr, {addr_key} AS addr_key
                FROM (SELECT DISTINCT addr FROM _pbr_obs_base WHERE addr IS NOT NULL) d{addr_key_join}) a ON a.addr = o.addr
-    ORDER BY o.unique_id"""
+    ORDER BY """ + ", ".join(f"o.{c}" for c in OBS_ORDER)
 
 # In a refresh the address keys come from its memo table (pbr.memo: the same macro's values).
 ADDR_KEY_MACRO = ("address_key(d.addr)", "")
@@ -242,7 +247,10 @@ ADDR_KEY_MEMO = ("k.output", " JOIN memo_address_key k ON k.input = d.addr")
 def observations(con: duckdb.DuckDBPyConnection, clusters: str) -> pa.Table:
     """The identity observations, one row per distinct standardised identity of a source key, with
     its deterministic component and the derived columns the model compares."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _pbr_obs_base AS {OBS_SQL.format(clusters=clusters)}")
+    # Numbered in the order they come out of the derived columns' query, which ends sorted in
+    # OBS_ORDER: OBS_SQL's row_number() window sorted them twice (the window, on one thread, then
+    # this query by its number), ≈0.1 s more at authority scale. The same ids (tested).
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _pbr_obs_base AS {OBS_DISTINCT_SQL.format(clusters=clusters)}")
     names = [r[0] for r in con.execute(
         "SELECT fn FROM _pbr_obs_base WHERE fn IS NOT NULL UNION SELECT sn FROM _pbr_obs_base WHERE sn IS NOT NULL"
     ).fetchall()]
@@ -259,7 +267,7 @@ def observations(con: duckdb.DuckDBPyConnection, clusters: str) -> pa.Table:
     finally:
         con.unregister("_pbr_name_codes")
         con.execute("DROP TABLE IF EXISTS _pbr_obs_base")
-    return obs
+    return obs.add_column(0, "unique_id", pa.array(np.arange(1, obs.num_rows + 1, dtype=np.int64)))
 
 
 def _derive(obs: pa.Table) -> pa.Table:
