@@ -10,7 +10,8 @@
    add beyond the reading they overlap), load, link, households, cohort, outcomes, claims,
    outputs (CSV outputs and workbooks): wall time, peak memory (the child's VmHWM so far, or the
    child's and its GX worker's resident memory summed, sampled every 50 ms, where that is more),
-   rows per second (rows read / step time).
+   rows per second (rows read / step time); and the refresh process's CPU time (user, kernel)
+   and minor page faults.
 4. Times a bare DuckDB scan of the same files (read_csv, all text, count and one aggregate per
    file): the I/O floor the refresh is compared with.
 5. Times an incremental refresh: one new month on the warm store the full refresh left.
@@ -21,7 +22,8 @@ steps of the median run: on a machine whose speed drifts (a shared VM's varies b
 an hour) the median of three says more than one run.
 
 Prints figures only; nothing here asserts a timing. The first line after the heading names the
-machine (CPU, memory, load average, a pure-Python calibration loop) so that runs on different
+machine (CPU, memory, load average, a pure-Python calibration loop, the cost of touching fresh
+memory: on a VM whose host takes freed memory back it varies 50-fold) so that runs on different
 machines can be compared; the last line is a JSON summary."""
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -118,6 +121,29 @@ class TreeMemory:
         return self.overall
 
 
+def cpu_since(start: resource.struct_rusage) -> dict:
+    """The refresh process's CPU time (user, kernel) and minor page faults since `start` (the GX
+    worker's are its own, not counted). The kernel's share is mostly page faults: on a VM whose
+    host takes freed memory back, each costs far more in a slow spell (benchmarks/README.md,
+    round 21)."""
+    now = resource.getrusage(resource.RUSAGE_SELF)
+    return {"user_s": round(now.ru_utime - start.ru_utime, 2), "sys_s": round(now.ru_stime - start.ru_stime, 2),
+            "minor_faults": now.ru_minflt - start.ru_minflt}
+
+
+def fresh_page_us(mib: int = 256) -> float:
+    """Microseconds to touch one 4 KiB page of memory just mapped (the first touch of `mib` MiB,
+    not the best of several: what varies is whether the host still backs the pages the machine
+    has free; 0.4 us when it does, 22 us when it had taken them back, round 21)."""
+    import mmap
+
+    with mmap.mmap(-1, mib << 20) as m:
+        t0 = time.perf_counter()
+        for offset in range(0, mib << 20, 4096):
+            m[offset] = 1
+        return round((time.perf_counter() - t0) / (mib << 8) * 1e6, 2)
+
+
 def child_refresh(period: str, folder: Path, db: Path, out: Path) -> dict:
     from pbr.config import load_config
     from pbr.ingest import discover
@@ -135,6 +161,7 @@ def child_refresh(period: str, folder: Path, db: Path, out: Path) -> dict:
 
     tree = TreeMemory()
     t_all = time.perf_counter()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     validation_worker.start()  # as pbr.refresh.refresh does: GX loads from the start
     rb, config = load_rulebook(None), load_config(os.environ.get("PBR_BENCH_CONFIG"))  # a --config, e.g. store.memory_limit
     # As `pbr refresh` does on an existing store (pbr.refresh.ArrivingDelivery): each file read
@@ -172,13 +199,14 @@ def child_refresh(period: str, folder: Path, db: Path, out: Path) -> dict:
     result = apply_delivery(period, arriving, db, out, rb, config, origin=delivery_origin(folder), step_runner=runner,
                             release_inputs=True)
     total = time.perf_counter() - t_all
+    cpu = cpu_since(usage)
     rows = sum(f["rows_read"] for f in result.summary["files"])
     worker_peak = arriving.worker_peak_mb or 0.0
     return {"period": period, "rows": rows, "people": result.summary["people"],
             "families": result.summary["families"], "cohort": result.summary["cohort"],
             "total_s": total, "peak_mb": max([peak_mb(), tree.stop()] + [s["peak_mb"] for s in steps]),
             "peak_bound_mb": max(s.get("bound_mb", s["peak_mb"]) for s in steps),
-            "validation_worker_peak_mb": worker_peak, "steps": steps}
+            "validation_worker_peak_mb": worker_peak, "cpu": cpu, "steps": steps}
 
 
 def child_floor(folder: Path) -> dict:
@@ -247,7 +275,7 @@ def machine() -> dict:
         best = min(best, time.perf_counter() - t0)
     ram = machine_memory()
     return {"cpu": cpu, "cpus": os.cpu_count(), "ram_gb": round(ram / 2**30, 1) if ram else None,
-            "load": round(os.getloadavg()[0], 2), "python_loop_s": round(best, 3)}
+            "load": round(os.getloadavg()[0], 2), "python_loop_s": round(best, 3), "fresh_page_us": fresh_page_us()}
 
 
 def print_refresh(label: str, r: dict, floor: dict | None = None) -> None:
@@ -259,6 +287,10 @@ def print_refresh(label: str, r: dict, floor: dict | None = None) -> None:
         print(f"  {s['step']:12} {s['wall_s']:>8.2f} {100 * s['wall_s'] / r['total_s']:>5.0f}% "
               f"{s['peak_mb']:>8.0f} {rate:>12,.0f}")
     print(f"  {'total':12} {r['total_s']:>8.2f} {100:>5}% {r['peak_mb']:>8.0f} {r['rows'] / r['total_s']:>12,.0f}")
+    cpu = r.get("cpu")
+    if cpu:
+        print(f"  CPU {cpu['user_s']:.1f} s user, {cpu['sys_s']:.1f} s kernel "
+              f"({(cpu['user_s'] + cpu['sys_s']) / r['total_s']:.2f} cores busy); {cpu['minor_faults']:,} page faults")
     if floor:
         print(f"  I/O floor (bare DuckDB scan of the same files): {floor['wall_s']:.2f} s; "
               f"refresh / floor = {r['total_s'] / floor['wall_s']:.1f}x")
@@ -306,7 +338,8 @@ def main() -> None:
 
     box = machine()
     print(f"machine: {box['cpu']}, {box['cpus']} CPUs, {box['ram_gb']} GB; load average {box['load']}; "
-          f"Python calibration (10M-iteration loop) {box['python_loop_s']:.3f} s")
+          f"Python calibration (10M-iteration loop) {box['python_loop_s']:.3f} s; "
+          f"fresh memory {box['fresh_page_us']:.2f} us a page (first touch of 256 MiB)")
     gen, gen_s = generate_cached(work, families, args.seed, periods, scale["authorities"], args.workers)
     deliveries = gen / "deliveries"
     manifest = json.loads((gen / "truth" / "manifest.json").read_text())["summary"]
@@ -366,6 +399,7 @@ def main() -> None:
                       "incremental_peak_mb": round(inc["peak_mb"]) if inc else None,
                       "full_runs_s": [round(t, 2) for t in full_runs], "incremental_runs_s": [round(t, 2) for t in inc_runs],
                       "floor_s": round(floor["wall_s"], 2), "ratio_to_floor": round(full["total_s"] / floor["wall_s"], 1),
+                      "full_cpu": full["cpu"], "incremental_cpu": inc["cpu"] if inc else None,
                       "steps": {s["step"]: round(s["wall_s"], 2) for s in full["steps"]}}))
 
 

@@ -24,12 +24,20 @@ def test_bench_scale_smoke_prints_every_step(tmp_path):
     tables = [t for t in out.split("\n\n") if "step" in t and "wall s" in t]
     assert len(tables) == 2
     for table in tables:
-        names = [line.split()[0] for line in table.splitlines()[2:] if line.startswith("  ") and not line.startswith("  I/O")]
+        names = [line.split()[0] for line in table.splitlines()[2:] if line.startswith("  ") and not line.startswith(("  I/O", "  CPU"))]
         assert names == STEPS + ["total"]
     summary = json.loads(out.strip().splitlines()[-1])
     assert summary["scale"] == "smoke"
     assert list(summary["steps"]) == STEPS
     assert summary["rows"] > 0 and summary["people"] > 0
+    # The machine's cost of fresh memory, and each refresh's CPU and page faults, printed and kept.
+    assert summary["machine"]["fresh_page_us"] > 0 and "us a page (first touch of 256 MiB)" in out
+    for kind in ("full_cpu", "incremental_cpu"):
+        cpu = summary[kind]
+        assert cpu["user_s"] > 0 and cpu["sys_s"] >= 0 and cpu["minor_faults"] > 1000, cpu
+    cpu_lines = [line for line in out.splitlines() if line.startswith("  CPU ")]
+    assert len(cpu_lines) == 2 and all("page faults" in line and "cores busy" in line for line in cpu_lines)
+    assert f"{summary['full_cpu']['minor_faults']:,} page faults" in out
     # The delivery and the stores stay under the work folder (gitignored .bench/ by default).
     assert (tmp_path / "smoke-150f-3m-s7" / "history.duckdb").exists()
 
