@@ -4,10 +4,13 @@ files as reading the whole delivery first, the refresh still all or nothing."""
 
 from __future__ import annotations
 
+import csv
 import shutil
 import threading
+from datetime import date
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 import pbr.ingest.parse as parse_module
@@ -15,6 +18,7 @@ import pbr.refresh as refresh_module
 from builders import asb, attendance, benefit, intervention, person, write_delivery
 from pbr.config import load_config
 from pbr.errors import InputErrors
+from pbr.contract import sources
 from pbr.refresh import apply_delivery, read_delivery, refresh
 from pbr.rulebook import load_rulebook
 from pbr.store import connect
@@ -180,3 +184,137 @@ def test_an_arriving_delivery_can_make_a_new_store(tmp_path):
     assert [(f["source"], f["rows_loaded"]) for f in r.summary["files"]] == [
         ("asb", 2), ("attendance", 302), ("benefits", 1), ("interventions", 1)]
     assert (r.out_dir / "cohort.csv").exists()
+
+
+def _raw(db: Path, table: str) -> list[tuple]:
+    con = connect(db, read_only=True)
+    try:
+        return con.execute(f"SELECT * EXCLUDE (extract_id) FROM {table} ORDER BY delivery_period, line_no").fetchall()
+    finally:
+        con.close()
+
+
+def test_a_file_goes_into_the_store_while_it_is_validated(store, tmp_path, monkeypatch):
+    """Round 22: a file's typed rows are inserted before its verdicts are known (load_early), so the
+    insert overlaps its validation in the GX worker rather than following it."""
+    inserted = threading.Event()
+    seen: dict = {}
+    load_early, validate_typed = refresh_module.load_early, parse_module.validate_typed
+
+    def recording_early(con, typed, *args, **kwargs):
+        rows = load_early(con, typed, *args, **kwargs)
+        if typed.file.source == "attendance" and rows is not None:
+            inserted.set()
+        return rows
+
+    def waiting_validate(typed, *args, **kwargs):
+        if typed.file.source == "attendance":
+            # Returns only once attendance's rows are in: a refresh that inserted them only after
+            # its validation would wait here in vain.
+            seen["early"] = inserted.wait(timeout=20)
+        return validate_typed(typed, *args, **kwargs)
+
+    monkeypatch.setattr(refresh_module, "load_early", recording_early)
+    monkeypatch.setattr(parse_module, "validate_typed", waiting_validate)
+    refresh("2026-02", _delivery(tmp_path / "feb", month=2), store, tmp_path / "out")
+    assert seen == {"early": True}
+
+
+def test_only_rows_sure_to_pass_go_in_early_and_none_is_taken_out(store, tmp_path, monkeypatch):
+    """The rows inserted while a file is validated are those the validation memo knows passed
+    (January's, repeated in February); February's new rows wait for their verdicts, so the two the
+    suites reject (a sex outside the contract's set; no UPN) never go in, and nothing has to be
+    deleted (a DELETE of rows the transaction inserted makes DuckDB's commit append the table's
+    whole delivery again). The store ends as reading the whole delivery first leaves it: the same
+    raw rows, quarantine and files."""
+    feb = _delivery(tmp_path / "feb", month=2)
+    with open(feb / "attendance.csv", "a", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=sources()["attendance"].column_names)
+        w.writerow({**attendance(person("Wren", "Odd", "2011-03-03"), "W1", "2025/26", "autumn"), "sex": "X"})
+        w.writerow(attendance(person("Noel", "Nokey", "2011-04-04"), "", "2025/26", "autumn"))
+    early: list = []
+    load_early = refresh_module.load_early
+
+    def recording_early(con, typed, *args, **kwargs):
+        rows = load_early(con, typed, *args, **kwargs)
+        if typed.file.source == "attendance":
+            early.append((typed.typed, rows))
+        return rows
+
+    monkeypatch.setattr(refresh_module, "load_early", recording_early)
+    other = tmp_path / "other.duckdb"
+    shutil.copy(store, other)
+    arrived = refresh("2026-02", feb, store, tmp_path / "a")
+    config = load_config(None)
+    apply_delivery("2026-02", read_delivery(feb, config, "2026-02", memo=validation_memo.load(other)), other,
+                   tmp_path / "b", load_rulebook(None), config)
+
+    [(typed, rows)] = early
+    upn = dict(zip(typed.get_column("__line").to_list(), typed.get_column("upn").to_list()))
+    # January's 302 pupils went in early; the pupil new in February and the two bad rows did not
+    assert sorted(upn[line] for line in rows.lines.to_list()) == sorted(["G1", "T1"] + [f"F{i:04d}" for i in range(300)])
+    loaded = {f["source"]: f for f in arrived.summary["files"]}["attendance"]
+    assert (loaded["rows_read"], loaded["rows_loaded"], loaded["rows_quarantined"]) == (typed.height, typed.height - 2, 2)
+    in_store = [r[0] for r in _raw(store, "raw_attendance") if r[1] == "2026-02"]
+    assert set(rows.lines.to_list()) <= set(in_store) and len(in_store) == typed.height - 2
+    for table in ("raw_attendance", "raw_asb", "raw_benefits", "raw_interventions"):
+        assert _raw(store, table) == _raw(other, table), table
+    assert _extracts(store) == _extracts(other)
+    con_a, con_b = connect(store, read_only=True), connect(other, read_only=True)
+    try:
+        q = "SELECT extract_id, file_name, line_no, column_name, reason, raw_row, expectation FROM quarantine ORDER BY ALL"
+        assert con_a.execute(q).fetchall() == con_b.execute(q).fetchall()
+        assert len([r for r in con_a.execute(q).fetchall() if r[1] == "attendance.csv"]) == 2
+    finally:
+        con_a.close()
+        con_b.close()
+
+
+def test_sure_to_pass_needs_the_memos_pass_a_key_of_its_own_and_every_value_parsed():
+    from pbr.validation.core import MemoLookup, sure_to_pass
+    from pbr.validation.suites import load_suite
+
+    typed = pl.DataFrame({"__line": [2, 3, 4, 5, 6], "upn": ["A1", "A2", "A2", "A3", "A4"],
+                          "academic_year": ["2025/26"] * 5, "term": ["autumn"] * 5, "school_urn": ["1"] * 5})
+    parse_failures = pl.DataFrame({"__line": [6], "column_name": ["dob"], "reason": ["r"], "expectation": ["e"]})
+    suite = load_suite("attendance")
+    memoised = frozenset(e.seq for e in suite.row_level if e.type not in ("expect_compound_columns_to_be_unique",))
+    known = pl.Series("failed", ["", "", "", None, ""])
+    lookup = MemoLookup(memoised, "v", typed.select(), known)
+    # line 2 sure; 3 and 4 share a key; 5 unknown to the memo; 6 has a value that did not parse
+    assert sure_to_pass("attendance", typed, parse_failures, lookup).to_list() == [True, False, False, False, False]
+    critical = next(e.seq for e in suite.row_level if e.severity == "critical" and e.seq in memoised)
+    warning = next(e.seq for e in suite.row_level if e.severity == "warning" and e.seq in memoised)
+    # a row that failed a critical check when last validated is not sure; one that failed a
+    # warning only is (the warning keeps the row)
+    two = typed.head(2).with_columns(pl.Series("upn", ["B1", "B2"]))
+    before = pl.Series("failed", [f"{warning},{critical}", str(warning)])
+    assert sure_to_pass("attendance", two, parse_failures.clear(),
+                        MemoLookup(memoised, "v", two.select(), before)).to_list() == [False, True]
+    # no memo, or a critical check the memo does not hold (here: none memoised): no row is sure
+    assert sure_to_pass("attendance", typed, parse_failures, None) is None
+    assert sure_to_pass("attendance", typed, parse_failures, MemoLookup(frozenset(), "v", typed.select(), known)) is None
+
+
+def test_early_rows_only_for_columns_the_table_takes_without_a_cast_that_can_fail(tmp_path):
+    import polars as pl
+
+    from pbr.ingest.load import _insertable
+    from pbr.store import migrate
+
+    con = connect(tmp_path / "s.duckdb")
+    try:
+        migrate(con)
+        frame = pl.DataFrame({"__line": [2, 3, 4], "event_id": ["E1", None, "E3"], "person_ref": ["R1", "R2", "R3"],
+                              "event_date": [date(2026, 1, 1)] * 3, "event_type": ["ASBO"] * 3})
+        keep = _insertable(con, "asb", frame)
+        # event_id is NOT NULL in raw_asb: its null row waits for its verdict
+        assert frame.filter(keep).get_column("__line").to_list() == [2, 4]
+        # a text date would need a cast that can fail: the file loads after its validation only
+        assert _insertable(con, "asb", frame.with_columns(pl.col("event_date").cast(pl.String))) is None
+        # a column the table has not: likewise
+        assert _insertable(con, "asb", frame.with_columns(pl.lit(1).alias("not_a_column"))) is None
+        # a NOT NULL column missing from the frame: likewise
+        assert _insertable(con, "asb", frame.drop("event_type")) is None
+    finally:
+        con.close()

@@ -6,8 +6,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
 import duckdb
+import polars as pl
 
-from .parse import ParsedFile
+from ..errors import PbrError
+from .discover import LINE_COL
+from .parse import ParsedFile, TypedFile
 
 
 @dataclass
@@ -27,6 +30,101 @@ class LoadResult:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass
+class EarlyRows:
+    """A file's typed rows put into its raw table while the file was still being validated
+    (load_early): their line numbers, under the extract id the file loads as."""
+    extract_id: int
+    lines: pl.Series
+
+
+# The raw tables' column types a typed frame's values (polars String, Date, Boolean, Int64) reach
+# by a cast that cannot fail, given the row is not null where the column is NOT NULL and an INTEGER
+# fits 32 bits: the rows load_early inserts.
+_EARLY_CASTS = {"VARCHAR": (pl.String,), "DATE": (pl.Date,), "BOOLEAN": (pl.Boolean,),
+                "BIGINT": (pl.Int64, pl.Int32), "INTEGER": (pl.Int64, pl.Int32)}
+_INT32 = (-(2 ** 31), 2 ** 31 - 1)
+
+
+def _insertable(con: duckdb.DuckDBPyConnection, source: str, typed: pl.DataFrame) -> pl.Expr | None:
+    """The rows of a typed frame its raw table takes without an error (None: not sure of any, e.g.
+    a column of another type; the file then loads after its validation only). An error inside the
+    refresh's transaction would end it, so a row that might fail (a NULL its table refuses) waits
+    for its verdict: the suites quarantine such rows, and one they let through fails the load as it
+    always did."""
+    columns = con.execute(
+        "SELECT column_name, data_type, is_nullable FROM duckdb_columns() "
+        "WHERE database_name = current_database() AND schema_name = 'main' AND table_name = ?",
+        [f"raw_{source}"]).fetchall()
+    table = {name: (kind, nullable) for name, kind, nullable in columns}
+    conditions = []
+    for column, dtype in typed.schema.items():
+        name = "line_no" if column == LINE_COL else column
+        if name not in table or name in ("extract_id", "delivery_period"):
+            return None  # a column the table has not (or one the load sets): as the plain load
+        kind, nullable = table[name]
+        if not any(dtype == allowed for allowed in _EARLY_CASTS.get(kind, ())):
+            return None
+        if not nullable:
+            conditions.append(pl.col(column).is_not_null())
+        if kind == "INTEGER":
+            conditions.append(pl.col(column).is_null() | pl.col(column).is_between(*_INT32))
+    missing = [c for c, (_, nullable) in table.items()
+               if not nullable and c not in ("extract_id", "delivery_period", "line_no") and c not in typed.schema]
+    if missing:
+        return None
+    return pl.all_horizontal(conditions) if conditions else pl.lit(True)
+
+
+def load_early(con: duckdb.DuckDBPyConnection, t: TypedFile, period: str, extract_id: int | None,
+               sure: pl.Series | None) -> EarlyRows | None:
+    """A typed file's rows sure to pass its checks (validation.core.sure_to_pass: known to the
+    validation memo, about 95 % of a month) into its raw table before its verdicts are known
+    (issue 9): the insert, most of loading a large file, then overlaps the file's validation.
+    load_file(early=...) inserts the rest once the file is validated. Nothing for a file already
+    stored or not planned (extract_id None), or with no row sure. Inside the refresh's transaction
+    like every load: a refresh that fails keeps none of them."""
+    f = t.file
+    if extract_id is None or sure is None or _known(con, f) is not None:
+        return None
+    insertable = _insertable(con, f.source, t.typed)
+    if insertable is None:
+        return None
+    rows = t.typed.with_columns(sure.alias("__sure")).filter(insertable & pl.col("__sure")).drop("__sure")
+    if rows.height == 0:
+        return None
+    rows = rows.rename({LINE_COL: "line_no"})
+    _insert_rows(con, f.source, rows, extract_id, period)
+    return EarlyRows(extract_id, rows.get_column("line_no"))
+
+
+def _insert_rows(con: duckdb.DuckDBPyConnection, source: str, rows: pl.DataFrame, extract_id: int, period: str) -> None:
+    con.register("_load_rows", rows)
+    try:
+        con.execute(f"""
+            INSERT INTO raw_{source} BY NAME
+            SELECT {extract_id} AS extract_id, '{period}' AS delivery_period, * FROM _load_rows""")
+    finally:
+        con.unregister("_load_rows")
+
+
+def _settle_early(con: duckdb.DuckDBPyConnection, source: str, early: EarlyRows, rows: pl.DataFrame, period: str) -> None:
+    """The raw table holds exactly `rows` of the file once the early rows are settled."""
+    rejected = early.lines.filter(~early.lines.is_in(rows.get_column("line_no").implode()))
+    if rejected.len():
+        # Not expected (the early rows were sure to pass), but kept right if it happens: the rows
+        # go again, at the price of a slower commit (see sure_to_pass).
+        con.register("_early_rejected", rejected.to_frame("line_no"))
+        try:
+            con.execute(f"DELETE FROM raw_{source} WHERE extract_id = {early.extract_id} "
+                        "AND line_no IN (SELECT line_no FROM _early_rejected)")
+        finally:
+            con.unregister("_early_rejected")
+    held_back = rows.filter(~pl.col("line_no").is_in(early.lines.implode()))
+    if held_back.height:
+        _insert_rows(con, source, held_back, early.extract_id, period)
 
 
 def load_parsed(con: duckdb.DuckDBPyConnection, parsed: list[ParsedFile], period: str, origin: str | None) -> list[LoadResult]:
@@ -58,8 +156,9 @@ def planned_extract_ids(con: duckdb.DuckDBPyConnection, files: list) -> list[int
 
 
 def load_file(con: duckdb.DuckDBPyConnection, p: ParsedFile, period: str, origin: str | None,
-              extract_id: int | None = None) -> LoadResult:
-    """One parsed file into the store (extract_id: planned_extract_ids'; None: the next free id)."""
+              extract_id: int | None = None, early: EarlyRows | None = None) -> LoadResult:
+    """One parsed file into the store (extract_id: planned_extract_ids'; None: the next free id).
+    early: the rows load_early put in already, under this extract id."""
     f = p.file
     known = _known(con, f)
     if known:
@@ -83,11 +182,12 @@ def load_file(con: duckdb.DuckDBPyConnection, p: ParsedFile, period: str, origin
         [extract_id, f.source, f.name, f.format, f.sha256, f.size, p.rows_read, rows.height, rejected_lines,
          period, datetime.now(timezone.utc).replace(tzinfo=None), getattr(f, "origin", None) or origin,
          getattr(f, "query_sha256", None), getattr(f, "extracted_at", None)])
-    con.register("_load_rows", rows)
-    con.execute(f"""
-        INSERT INTO raw_{f.source} BY NAME
-        SELECT {extract_id} AS extract_id, '{period}' AS delivery_period, * FROM _load_rows""")
-    con.unregister("_load_rows")
+    if early is None:
+        _insert_rows(con, f.source, rows, extract_id, period)
+    else:
+        if early.extract_id != extract_id:
+            raise PbrError(f"{f.name}: its early rows were loaded as extract {early.extract_id}, not {extract_id}")
+        _settle_early(con, f.source, early, rows, period)
     if p.rejects.height:
         con.register("_load_rejects", p.rejects)
         con.execute(f"""

@@ -120,6 +120,36 @@ def memo_lookup(source: str, typed: pl.DataFrame, period: str | None, memo: Vali
     return MemoLookup(memoised, version, hashes, memo.lookup(source, version, hashes, period_end_of(period), monotone))
 
 
+def sure_to_pass(source: str, typed: pl.DataFrame, parse_failures: pl.DataFrame, looked_up: MemoLookup | None
+                 ) -> pl.Series | None:
+    """Per row of a typed file, whether no check can quarantine it, known before GX runs (None: of
+    no row): the memo knows the row passed every memoised check, no other row of the file repeats
+    its key (the uniqueness checks), and none of its values failed to parse. None as well when the
+    suite has a critical row-level check that is neither memoised nor a uniqueness check (it could
+    fail any row). The refresh inserts these rows while the file is validated (ingest.load.load_early):
+    a row inserted and then quarantined would have to be deleted, which makes the COMMIT append the
+    table's whole delivery again (benchmarks/README.md, round 22)."""
+    from .chunks import UNIQUE, columns_read, repeats_only
+
+    if looked_up is None or looked_up.known is None:
+        return None
+    suite = load_suite(source)
+    critical = [str(e.seq) for e in suite.row_level if e.severity == "critical" and e.seq in looked_up.memoised]
+    # known (not null) and failed none of the critical checks (a warning's failure keeps the row)
+    failed_critical = looked_up.known.str.split(",").list.eval(pl.element().is_in(critical)).list.any()
+    sure = (~failed_critical).fill_null(False)
+    for e in suite.row_level:
+        if e.severity != "critical" or e.seq in looked_up.memoised:
+            continue
+        if e.type in UNIQUE and repeats_only(e):
+            key = columns_read(e)
+            sure = sure & ~typed.select(pl.struct(key).is_duplicated()).to_series()
+            continue
+        return None
+    failed = parse_failures.get_column(LINE).unique().implode()
+    return (sure & ~typed.get_column(LINE).is_in(failed)).alias("sure")
+
+
 def validate_file_memo(source: str, file_name: str, sha256: str, typed: pl.DataFrame, parse_failures: pl.DataFrame,
                        period: str | None, memo: ValidationMemo | None, looked_up: MemoLookup | None = None
                        ) -> tuple[pl.DataFrame, FileValidation, MemoRows | None]:
