@@ -270,6 +270,47 @@ def test_only_rows_sure_to_pass_go_in_early_and_none_is_taken_out(store, tmp_pat
         con_b.close()
 
 
+def test_a_row_that_went_in_early_and_is_quarantined_after_all_is_taken_out(store, tmp_path, monkeypatch):
+    """The fallback should sure_to_pass ever be wrong: here it is made to call every row sure, so the
+    row with a sex outside the contract's set goes in early; once the suites reject it, it is
+    deleted. (The row without a UPN still waits: its table would refuse it.) The store ends as
+    reading the whole delivery first leaves it."""
+    import pbr.validation.core as core_module
+
+    feb = _delivery(tmp_path / "feb", month=2)
+    with open(feb / "attendance.csv", "a", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=sources()["attendance"].column_names)
+        w.writerow({**attendance(person("Wren", "Odd", "2011-03-03"), "W1", "2025/26", "autumn"), "sex": "X"})
+        w.writerow(attendance(person("Noel", "Nokey", "2011-04-04"), "", "2025/26", "autumn"))
+    monkeypatch.setattr(core_module, "sure_to_pass",
+                        lambda source, typed, *args: pl.Series("sure", [True] * typed.height))
+    early: list = []
+    load_early = refresh_module.load_early
+
+    def recording_early(con, typed, *args, **kwargs):
+        rows = load_early(con, typed, *args, **kwargs)
+        if typed.file.source == "attendance":
+            early.append((typed.typed, rows))
+        return rows
+
+    monkeypatch.setattr(refresh_module, "load_early", recording_early)
+    other = tmp_path / "other.duckdb"
+    shutil.copy(store, other)
+    refresh("2026-02", feb, store, tmp_path / "a")
+    config = load_config(None)
+    apply_delivery("2026-02", read_delivery(feb, config, "2026-02", memo=validation_memo.load(other)), other,
+                   tmp_path / "b", load_rulebook(None), config)
+
+    [(typed, rows)] = early
+    upn = dict(zip(typed.get_column("__line").to_list(), typed.get_column("upn").to_list()))
+    went_in = [upn[line] for line in rows.lines.to_list()]
+    assert "W1" in went_in and None not in went_in and len(went_in) == typed.height - 1
+    assert "W1" not in [r[9] for r in _raw(store, "raw_attendance") if r[1] == "2026-02"]  # r[9]: upn
+    for table in ("raw_attendance", "raw_asb", "raw_benefits", "raw_interventions"):
+        assert _raw(store, table) == _raw(other, table), table
+    assert _extracts(store) == _extracts(other)
+
+
 def test_sure_to_pass_needs_the_memos_pass_a_key_of_its_own_and_every_value_parsed():
     from pbr.validation.core import MemoLookup, sure_to_pass
     from pbr.validation.suites import load_suite

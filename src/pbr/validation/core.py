@@ -123,7 +123,8 @@ def memo_lookup(source: str, typed: pl.DataFrame, period: str | None, memo: Vali
 def sure_to_pass(source: str, typed: pl.DataFrame, parse_failures: pl.DataFrame, looked_up: MemoLookup | None
                  ) -> pl.Series | None:
     """Per row of a typed file, whether no check can quarantine it, known before GX runs (None: of
-    no row): the memo knows the row passed every memoised check, no other row of the file repeats
+    no row): the memo knows the row passed every critical memoised check (a warning keeps the
+    row), no other row of the file repeats
     its key (the uniqueness checks), and none of its values failed to parse. None as well when the
     suite has a critical row-level check that is neither memoised nor a uniqueness check (it could
     fail any row). The refresh inserts these rows while the file is validated (ingest.load.load_early):
