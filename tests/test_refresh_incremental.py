@@ -15,7 +15,8 @@ import pytest
 from pbr import memo
 from pbr.generate import generate
 from pbr.purge import purge
-from pbr.refresh import refresh, run_sql
+from pbr import in_force
+from pbr.refresh import identity_steps, refresh, run_sql
 from pbr.validation import memo as validation_memo
 from store_dump import RUN_ID, dump
 
@@ -30,6 +31,7 @@ def _refresh_all(gen: Path, root: Path, *, empty_memo: bool) -> Path:
             con = duckdb.connect(str(db))
             con.execute(f"DELETE FROM {memo.TABLE}")
             con.execute(f"DELETE FROM {validation_memo.TABLE}")
+            con.execute(f"DELETE FROM {in_force.STATE}")  # rows in force and identities derived again
             con.close()
         refresh(period, gen / "deliveries" / period, db, root / "out")
     return root
@@ -115,9 +117,14 @@ def test_purge_empties_both_memos(runs, tmp_path):
     _gen, warm, _cold = runs
     db = tmp_path / "store.duckdb"
     shutil.copy(warm / "store.duckdb", db)
+    carried = [f"held_{s}" for s in in_force.SOURCES] + [in_force.IDENTITIES, in_force.STATE]
+    count = lambda c, t: c.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]  # noqa: E731
     con = duckdb.connect(str(db), read_only=True)
     try:
-        assert con.execute(f"SELECT count(*) FROM {validation_memo.TABLE}").fetchall()[0][0] > 0
+        assert count(con, validation_memo.TABLE) > 0
+        # the rows in force and identities carried between refreshes (personal data too)
+        assert count(con, in_force.IDENTITIES) > 0 and count(con, in_force.STATE) == 5
+        assert count(con, "held_attendance") + count(con, "held_asb") > 0
     finally:
         con.close()
     purge(db, date(2015, 2, 1))
@@ -125,6 +132,7 @@ def test_purge_empties_both_memos(runs, tmp_path):
     try:
         assert con.execute(f"SELECT count(*) FROM {memo.TABLE}").fetchall()[0][0] == 0
         assert con.execute(f"SELECT count(*) FROM {validation_memo.TABLE}").fetchall()[0][0] == 0
+        assert [t for t in carried if count(con, t)] == []
     finally:
         con.close()
 
@@ -143,10 +151,7 @@ def test_predict_without_retained_columns_scores_exactly_as_with_them(runs):
     con = duckdb.connect(str(warm / "store.duckdb"), read_only=True)
     try:
         set_rule_variables(con, PERIODS[-1], load_rulebook(None), load_config(None))
-        for f in ("00_macros.sql", "10_current_rows.sql", "15_identity_raw.sql"):
-            run_sql(con, f"refresh/{f}")
-        memo.prepare(con, persist=False)
-        run_sql(con, "refresh/20_identity.sql")
+        identity_steps(con, persist=False)
         components(con, "person_edge", "det_cluster")
         obs = observations(con, "det_cluster")
     finally:
@@ -184,7 +189,8 @@ def test_current_rows_are_the_latest_row_per_natural_key_as_the_window_gave(runs
     con = duckdb.connect(str(warm / "store.duckdb"), read_only=True)
     try:
         set_rule_variables(con, PERIODS[-1], load_rulebook(None), load_config(None))
-        run_sql(con, "refresh/10_current_rows.sql")
+        folded = in_force.derive(con, persist=False)  # read-only: from the held rows the refresh kept
+        assert all(f["folded"] for f in folded.values()), folded
         for source, ref in WINDOW_REFERENCE.items():
             sql = ref if ref.startswith("SELECT") else f"""
                 SELECT r.* FROM raw_{source} r JOIN live_extract USING (extract_id)
@@ -217,10 +223,7 @@ def test_person_components_from_the_deterministic_ones_equal_the_whole_graphs(ru
     con = duckdb.connect(str(warm / "store.duckdb"), read_only=True)
     try:
         set_rule_variables(con, PERIODS[-1], load_rulebook(None), config)
-        for f in ("00_macros.sql", "10_current_rows.sql", "15_identity_raw.sql"):
-            run_sql(con, f"refresh/{f}")
-        memo.prepare(con, persist=False)
-        run_sql(con, "refresh/20_identity.sql")
+        identity_steps(con, persist=False)
         add_probabilistic_edges(con, PERIODS[-1], config.linkage)
         # a must-link between two deterministic people, as an override would add
         a, b = [r[0] for r in con.execute(

@@ -1,5 +1,6 @@
--- The rows in force at this refresh: extracts delivered up to the period and not replaced by a
--- corrected file; per natural key the row of the latest delivery supersedes earlier ones.
+-- The live extracts at this refresh: delivered up to the period and not replaced by a corrected
+-- file. Per natural key the row of the latest delivery supersedes earlier ones: the rows in force
+-- (cur_<source>) are found by pbr.in_force with sql/refresh/11_in_force.sql.
 -- (Per key the row with the greatest (delivery_period, extract_id, line_no): one hash aggregate
 -- finds it, where a window sorted every live row. That triple is compared as one 128-bit number,
 -- row_order = period << 96 | extract_id << 64 | line_no: the period 'YYYY-MM' as months since year
@@ -17,55 +18,6 @@ SELECT extract_id,
        ((CAST(left(delivery_period, 4) AS HUGEINT) * 12 + CAST(substr(delivery_period, 6, 2) AS HUGEINT)) << 96)
        | (CAST(extract_id AS HUGEINT) << 64) AS row_base
 FROM live_extract;
-
-CREATE OR REPLACE TEMP TABLE cur_attendance AS
-WITH latest AS (
-    SELECT max(l.row_base | r.line_no) AS row_order
-    FROM raw_attendance r
-    JOIN live_order l USING (extract_id)
-    JOIN term_calendar c USING (academic_year, term)
-    GROUP BY r.upn, r.academic_year, r.term, r.school_urn)
-SELECT r.*, c.term_end
-FROM raw_attendance r
-JOIN live_order l USING (extract_id)
-JOIN term_calendar c USING (academic_year, term)
-SEMI JOIN latest ON latest.row_order = (l.row_base | r.line_no);
-
-CREATE OR REPLACE TEMP TABLE cur_asb AS
-WITH latest AS (
-    SELECT max(l.row_base | r.line_no) AS row_order
-    FROM raw_asb r JOIN live_order l USING (extract_id)
-    GROUP BY r.event_id, r.person_ref)
-SELECT r.*
-FROM raw_asb r JOIN live_order l USING (extract_id)
-SEMI JOIN latest ON latest.row_order = (l.row_base | r.line_no);
-
-CREATE OR REPLACE TEMP TABLE cur_benefits AS
-WITH latest AS (
-    SELECT max(l.row_base | r.line_no) AS row_order
-    FROM raw_benefits r JOIN live_order l USING (extract_id)
-    GROUP BY r.person_key, r.benefit, r.start_date)
-SELECT r.*
-FROM raw_benefits r JOIN live_order l USING (extract_id)
-SEMI JOIN latest ON latest.row_order = (l.row_base | r.line_no);
-
-CREATE OR REPLACE TEMP TABLE cur_employment AS
-WITH latest AS (
-    SELECT max(l.row_base | r.line_no) AS row_order
-    FROM raw_employment r JOIN live_order l USING (extract_id)
-    GROUP BY r.person_key, r.record_type, r.start_date)
-SELECT r.*
-FROM raw_employment r JOIN live_order l USING (extract_id)
-SEMI JOIN latest ON latest.row_order = (l.row_base | r.line_no);
-
-CREATE OR REPLACE TEMP TABLE cur_interventions AS
-WITH latest AS (
-    SELECT max(l.row_base | r.line_no) AS row_order
-    FROM raw_interventions r JOIN live_order l USING (extract_id)
-    GROUP BY r.case_ref, r.person_ref)
-SELECT r.*
-FROM raw_interventions r JOIN live_order l USING (extract_id)
-SEMI JOIN latest ON latest.row_order = (l.row_base | r.line_no);
 
 -- The areas reference list is a snapshot: the latest delivered file is the whole list.
 CREATE OR REPLACE TEMP TABLE cur_areas AS

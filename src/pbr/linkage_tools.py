@@ -11,7 +11,7 @@ from pathlib import Path
 from .config import load_config
 from .graph import components
 from .probabilistic import model_path, observations, predict, train
-from .refresh import REFRESH_STEPS, RefreshRun, read_delivery, run_sql, set_rule_variables, step_load
+from .refresh import RefreshRun, identity_steps, read_delivery, set_rule_variables, step_load
 from .rulebook import load_rulebook
 from .store import connect
 
@@ -28,11 +28,7 @@ def _identity_store(extracts: Path, period: str, config_path: Path | None, tmp: 
     run = RefreshRun(con, period, parsed, None, rb, config, str(extracts), "train",
                      datetime.now(timezone.utc).replace(tzinfo=None), lambda _m: None)
     step_load(run)
-    for step in REFRESH_STEPS:
-        if step == "20_identity.sql":
-            from .memo import prepare
-            prepare(con, persist=False)  # a throwaway store: nothing worth keeping
-        run_sql(con, f"refresh/{step}")
+    identity_steps(con, persist=False)  # a throwaway store: nothing worth keeping
     components(con, "person_edge", "det_cluster")
     return con, config
 
@@ -66,12 +62,7 @@ def review_pairs(db: Path, out_file: Path, period: str | None = None, low: float
                 from .errors import PbrError
                 raise PbrError(f"store {db} has no finished refresh to review")
             set_rule_variables(con, per, load_rulebook(None), load_config(config_path))
-            run_sql(con, "refresh/00_macros.sql")
-            run_sql(con, "refresh/10_current_rows.sql")
-            run_sql(con, "refresh/15_identity_raw.sql")
-            from .memo import prepare
-            prepare(con, persist=False)  # read-only: stored values are read, new ones derived
-            run_sql(con, "refresh/20_identity.sql")
+            identity_steps(con, persist=False)  # read-only: stored tables are read, the rest derived
             components(con, "person_edge", "det_cluster")
             obs = observations(con, "det_cluster")
             pairs = predict(obs, low)

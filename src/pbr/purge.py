@@ -124,6 +124,8 @@ def _purge(con, before: date, dry_run: bool, actor: str) -> dict:
     clear(con)  # the derived-value memo holds names and addresses: the next refresh rebuilds it
     from .validation.memo import clear as clear_validation_memo
     clear_validation_memo(con)  # row hashes of personal data: the next refresh validates every row
+    from .in_force import forget
+    forget(con)  # held rows and identities seen: the next refresh derives them from what is left
     con.execute(PURGE_LOG)
     con.execute("INSERT INTO purge_log VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [datetime.now(timezone.utc).replace(tzinfo=None), before, actor, len(extracts), raw_rows, texts, keys])

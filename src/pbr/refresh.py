@@ -41,9 +41,19 @@ from .store import check_unique, checkpoint_if_due, connect, migrate, transactio
 
 Reporter = Callable[[str], None]
 
-REFRESH_STEPS = [
-    "00_macros.sql", "10_current_rows.sql", "15_identity_raw.sql", "20_identity.sql",
-]
+def identity_steps(con: duckdb.DuckDBPyConnection, persist: bool = True) -> dict:
+    """The link step's SQL up to the deterministic graph: the macros, the rows in force and raw
+    identities (pbr.in_force), their standardised values (pbr.memo) and the identity
+    observations with the deterministic person and address edges (20_identity.sql). persist:
+    the refresh, as the store's writer, keeps what it carried forward and derived; a read-only
+    or throwaway caller does not. Returns what in_force and memo report."""
+    from . import in_force
+    from .memo import prepare
+    run_sql(con, "refresh/00_macros.sql")
+    stats = {"in_force": in_force.derive(con, persist=persist)}
+    stats["memo"] = prepare(con, persist=persist)
+    run_sql(con, "refresh/20_identity.sql")
+    return stats
 
 
 @dataclass
@@ -468,11 +478,7 @@ def load_arriving(run: RefreshRun) -> tuple[list[ParsedFile], list]:
 def step_link(run: RefreshRun) -> None:
     run.say("linking records into people")
     preload_modules(outputs=run.out is not None, linker=run.config.linkage.enabled)
-    for step in REFRESH_STEPS:
-        if step == "20_identity.sql":  # standardised values from the store's memo (pbr.memo)
-            from .memo import prepare
-            run.stats["memo"] = prepare(run.con)
-        run_sql(run.con, f"refresh/{step}")
+    run.stats.update(identity_steps(run.con))
 
     def address_nodes() -> None:  # (dwellings: no person in them yet, so formed while Splink scores)
         components(run.con, "address_edge", "address_cluster")
