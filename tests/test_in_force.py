@@ -17,7 +17,7 @@ from pbr.generate import generate
 from pbr.purge import purge
 from pbr.refresh import refresh, set_rule_variables
 from pbr.rulebook import load_rulebook
-from test_refresh_incremental import WINDOW_REFERENCE
+from test_refresh_incremental import WINDOW_REFERENCE, window_reference
 
 PERIODS = ["2015-01", "2015-02", "2015-03", "2015-04"]
 
@@ -51,12 +51,8 @@ def check_store(db: Path, period: str) -> dict:
         set_rule_variables(con, period, load_rulebook(None), load_config(None))
         got = in_force.derive(con, persist=False)
         assert all(g["folded"] for g in got.values()), got  # the refresh recorded what it held
-        for source, ref in WINDOW_REFERENCE.items():
-            sql = ref if ref.startswith("SELECT") else f"""
-                SELECT r.* FROM raw_{source} r JOIN live_extract USING (extract_id)
-                QUALIFY row_number() OVER (PARTITION BY {ref}
-                                           ORDER BY r.delivery_period DESC, r.extract_id DESC, r.line_no DESC) = 1"""
-            con.execute(f"CREATE OR REPLACE TEMP TABLE want AS {sql}")
+        for source in WINDOW_REFERENCE:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE want AS {window_reference(source)}")
             assert _same(con, "want", f"cur_{source}"), source
             con.execute(f"""CREATE OR REPLACE TEMP TABLE want_held AS
                 SELECT r.* FROM raw_{source} r JOIN live_extract USING (extract_id)
@@ -159,7 +155,7 @@ def test_a_reader_of_a_store_not_yet_refreshed_by_this_version_derives_everythin
         set_rule_variables(con, PERIODS[1], load_rulebook(None), load_config(None))
         got = in_force.derive(con, persist=False)
         assert not any(g["folded"] for g in got.values())
-        con.execute(f"CREATE OR REPLACE TEMP TABLE want AS {WINDOW_REFERENCE['attendance']}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE want AS {window_reference('attendance')}")
         assert _same(con, "want", "cur_attendance")
         con.execute(f"CREATE OR REPLACE TEMP TABLE want_identity AS {IDENTITIES}")
         assert _same(con, "want_identity", "identity_raw")

@@ -191,12 +191,8 @@ def test_current_rows_are_the_latest_row_per_natural_key_as_the_window_gave(runs
         set_rule_variables(con, PERIODS[-1], load_rulebook(None), load_config(None))
         folded = in_force.derive(con, persist=False)  # read-only: from the held rows the refresh kept
         assert all(f["folded"] for f in folded.values()), folded
-        for source, ref in WINDOW_REFERENCE.items():
-            sql = ref if ref.startswith("SELECT") else f"""
-                SELECT r.* FROM raw_{source} r JOIN live_extract USING (extract_id)
-                QUALIFY row_number() OVER (PARTITION BY {ref}
-                                           ORDER BY r.delivery_period DESC, r.extract_id DESC, r.line_no DESC) = 1"""
-            con.execute(f"CREATE OR REPLACE TEMP TABLE ref AS {sql}")
+        for source in WINDOW_REFERENCE:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE ref AS {window_reference(source)}")
             n = con.execute("SELECT count(*) FROM ref").fetchall()[0][0]
             assert n > 0 or source == "employment", source
             extra = con.execute(f"""SELECT (SELECT count(*) FROM (SELECT * FROM ref EXCEPT ALL SELECT * FROM cur_{source})),
@@ -208,6 +204,15 @@ def test_current_rows_are_the_latest_row_per_natural_key_as_the_window_gave(runs
         assert total > con.execute("SELECT count(*) FROM cur_asb").fetchall()[0][0]
     finally:
         con.close()
+
+
+def window_reference(source: str) -> str:
+    """The rows in force of a source by WINDOW_REFERENCE, as SQL (needs live_extract)."""
+    ref = WINDOW_REFERENCE[source]
+    return ref if ref.startswith("SELECT") else f"""
+        SELECT r.* FROM raw_{source} r JOIN live_extract USING (extract_id)
+        QUALIFY row_number() OVER (PARTITION BY {ref}
+                                   ORDER BY r.delivery_period DESC, r.extract_id DESC, r.line_no DESC) = 1"""
 
 
 def test_person_components_from_the_deterministic_ones_equal_the_whole_graphs(runs):
