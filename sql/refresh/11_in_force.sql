@@ -1,5 +1,7 @@
--- The rows in force of one source (pbr.in_force fills in its placeholders): per natural key (key) the
--- row of the latest delivery, among the working rows working, into table (with extra from join). Folding new extracts in, those are
+-- The rows in force of one source: per natural key the row of the latest delivery, among the
+-- working rows. pbr.in_force fills in the placeholders: the key, the working rows, the table made
+-- and, for attendance, the term calendar's end date (joined here, the rows of unknown terms
+-- dropped from cur_attendance after). Folding new extracts in, the working rows are
 -- the held rows (held_<source>: in force, and not from the latest extract folded before) and every
 -- row of that extract and the new ones; deriving again, every row of every live extract. Both give
 -- the rows in force of every live extract: a row an earlier extract superseded is superseded again

@@ -1,9 +1,10 @@
 -- Every raw identity delivered in a live extract (superseded rows too: an old row's identity
 -- still tells us who a source key is), once per distinct raw identity: most rows repeat one from
 -- an earlier extract. pbr.memo standardises its values; 20_identity.sql reads both.
--- pbr.in_force fills in the placeholders: identity_seen holds the identities of the extracts folded
--- before (folded: the sources whose folded extracts are still live, in the order they were
--- delivered); only the rows of each source's other live extracts (one placeholder per source) are read here.
+-- identity_seen holds the identities of the extracts folded before, for the sources whose folded
+-- extracts are all still live; only the rows of each source's other live extracts are read here.
+-- (pbr.in_force fills in the placeholders: those sources, each source's extracts to read and
+-- what identity_raw is made of.)
 
 CREATE OR REPLACE TEMP TABLE _identity_new AS
 WITH rows AS (

@@ -32,8 +32,7 @@ from .sqlfiles import read_sql, statements
 from .store import has_table
 
 # Per source: its natural key (data-contract.md; the benefits and employment person_key is the
-# NINO, or without one the name and date of birth) and how its rows in force become cur_<source>
-# (attendance rows carry their term's end date; a term the calendar does not know has no rows).
+# NINO, or without one the name and date of birth).
 NATURAL_KEYS = {
     "attendance": "upn, academic_year, term, school_urn",
     "asb": "event_id, person_ref",
