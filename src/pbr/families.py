@@ -20,10 +20,10 @@ def assign_families(con: duckdb.DuckDBPyConnection, period: str) -> dict[str, in
         FROM family_at_r""")
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _family_overlap AS
-        WITH last_known AS (
-            SELECT family_id, person_id FROM family_snapshot
-            WHERE period < ?
-            QUALIFY dense_rank() OVER (PARTITION BY family_id ORDER BY period DESC) = 1
+        WITH last_known AS (  -- each family's latest snapshot (a hash aggregate: a window sorted every month's)
+            SELECT s.family_id, s.person_id FROM family_snapshot s
+            SEMI JOIN (SELECT family_id, max(period) AS period FROM family_snapshot WHERE period < ? GROUP BY family_id) l
+                ON l.family_id = s.family_id AND l.period = s.period
         )
         SELECT c.cluster, k.family_id AS old_id, count(*) AS n FROM family_cluster c
         JOIN last_known k USING (person_id) GROUP BY ALL""", [period])
