@@ -41,6 +41,7 @@ from .store import check_unique, checkpoint_if_due, connect, migrate, transactio
 
 Reporter = Callable[[str], None]
 
+
 def identity_steps(con: duckdb.DuckDBPyConnection, persist: bool = True) -> dict:
     """The link step's SQL up to the deterministic graph: the macros, the rows in force and raw
     identities (pbr.in_force), their standardised values (pbr.memo) and the identity
