@@ -380,3 +380,14 @@ def test_rows_of_blank_cells_are_dropped_and_the_others_keep_their_lines():
     e = outcome(delivery(as_csv(header, [[" "] * len(header), [""] * len(header)])))
     assert isinstance(e, InputFileError) and "has a header but no rows" in str(e)
 
+
+
+def test_cleaned_text_is_stripped_and_a_blank_value_is_null():
+    from pbr.ingest.parse import type_file
+    header, rows = attendance_rows(3)
+    col = header.index("provision")
+    for row, value in zip(rows, ["  mainstream \t", " \t ", ""]):
+        row[col] = value
+    t = type_file(delivery(as_csv(header, rows), "attendance.csv"))
+    assert t.text.get_column("provision").to_list() == ["mainstream", None, None]
+    assert t.text.schema["provision"] == pl.String

@@ -11,9 +11,12 @@
 -- row_order = period << 96 | extract_id << 64 | line_no (live_order, 10_current_rows.sql): extract
 -- ids below 2^31 and line numbers below 2^63, so the number orders rows exactly as the triple
 -- does and names one row (extract_id, line_no is the raw table's primary key).)
+-- (NOT MATERIALIZED: the working rows are read twice, not copied once into a CTE with every column
+-- and read back; the aggregate then reads only the key columns. Attendance at authority: 0.50-0.66
+-- -> 0.42-0.47 s, the same rows.)
 
 CREATE OR REPLACE TEMP TABLE $table AS
-WITH w AS ($working),
+WITH w AS NOT MATERIALIZED ($working),
 latest AS (
     SELECT max(l.row_base | w.line_no) AS row_order
     FROM w JOIN live_order l USING (extract_id)
