@@ -19,7 +19,9 @@
 --repeat N times each refresh N times, each from a copy of the same store (the history store; for
 the incremental refresh, the store one full refresh left), and prints every run's total and the
 steps of the median run: on a machine whose speed drifts (a shared VM's varies by up to 30 % within
-an hour) the median of three says more than one run.
+an hour) the median of three says more than one run. Each run is printed with the Python loop
+timed just before it (the JSON's `full_runs_loop_s`, `incremental_runs_loop_s`), so that a run slowed
+by its host shows as such.
 
 Prints figures only; nothing here asserts a timing. The first line after the heading names the
 machine (CPU, memory, load average, a pure-Python calibration loop, the cost of touching fresh
@@ -267,15 +269,22 @@ def machine() -> dict:
                    if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
+    ram = machine_memory()
+    return {"cpu": cpu, "cpus": os.cpu_count(), "ram_gb": round(ram / 2**30, 1) if ram else None,
+            "load": round(os.getloadavg()[0], 2), "python_loop_s": python_loop_s(), "fresh_page_us": fresh_page_us()}
+
+
+def python_loop_s() -> float:
+    """A 10M-iteration empty loop, best of three, in seconds. Measured again just before each
+    timed refresh: on a shared host the same loop has taken from 0.12 to 0.24 s within a minute,
+    and a run's time follows it, so each run is printed with the loop timed before it."""
     best = float("inf")
     for _ in range(3):
         t0 = time.perf_counter()
         for _i in range(10_000_000):
             pass
         best = min(best, time.perf_counter() - t0)
-    ram = machine_memory()
-    return {"cpu": cpu, "cpus": os.cpu_count(), "ram_gb": round(ram / 2**30, 1) if ram else None,
-            "load": round(os.getloadavg()[0], 2), "python_loop_s": round(best, 3), "fresh_page_us": fresh_page_us()}
+    return round(best, 3)
 
 
 def print_refresh(label: str, r: dict, floor: dict | None = None) -> None:
@@ -364,29 +373,32 @@ def main() -> None:
     shutil.rmtree(out, ignore_errors=True)
     repeat = max(1, args.repeat)
 
-    def timed(period: str, start: Path) -> tuple[dict, list[float]]:
-        """The median of `repeat` refreshes of the period, each on a fresh copy of `start`."""
-        runs = []
+    def timed(period: str, start: Path) -> tuple[dict, list[float], list[float]]:
+        """The median of `repeat` refreshes of the period, each on a fresh copy of `start`; every
+        run's time, and the Python loop timed just before it (python_loop_s)."""
+        runs, loops = [], []
         for _ in range(repeat):
             shutil.copyfile(start, db)
             Path(f"{db}.wal").unlink(missing_ok=True)
+            loops.append(python_loop_s())
             runs.append(run_child("refresh", period, str(deliveries / period), str(db), str(out)))
         totals = [r["total_s"] for r in runs]
         if repeat > 1:
             print(f"\n{period}: {repeat} runs, " + ", ".join(f"{t:.2f}" for t in totals)
-                  + f" s (min {min(totals):.2f}, median {sorted(totals)[(repeat - 1) // 2]:.2f}, max {max(totals):.2f})")
-        return sorted(runs, key=lambda r: r["total_s"])[(repeat - 1) // 2], totals
+                  + f" s (min {min(totals):.2f}, median {sorted(totals)[(repeat - 1) // 2]:.2f}, max {max(totals):.2f});"
+                  + " Python loop before each: " + ", ".join(f"{x:.3f}" for x in loops) + " s")
+        return sorted(runs, key=lambda r: r["total_s"])[(repeat - 1) // 2], totals, loops
 
     full_period, inc_period = periods[-2], periods[-1]
     floor = run_child("floor", str(deliveries / full_period))
-    full, full_runs = timed(full_period, history_db)
+    full, full_runs, full_loops = timed(full_period, history_db)
     print_refresh("full refresh" + (" (the median run)" if repeat > 1 else ""), full, floor)
-    inc, inc_runs = None, []
+    inc, inc_runs, inc_loops = None, [], []
     if not args.skip_incremental:
         warm = work / "warm.duckdb"  # the store a full refresh left: each incremental run starts from it
         shutil.copyfile(db, warm)
         inc_floor = run_child("floor", str(deliveries / inc_period))
-        inc, inc_runs = timed(inc_period, warm)
+        inc, inc_runs, inc_loops = timed(inc_period, warm)
         print_refresh("incremental refresh (one new month on the warm store)" + (" (the median run)" if repeat > 1 else ""),
                       inc, inc_floor)
         warm.unlink(missing_ok=True)
@@ -398,6 +410,7 @@ def main() -> None:
                       "incremental_s": round(inc["total_s"], 2) if inc else None,
                       "incremental_peak_mb": round(inc["peak_mb"]) if inc else None,
                       "full_runs_s": [round(t, 2) for t in full_runs], "incremental_runs_s": [round(t, 2) for t in inc_runs],
+                      "full_runs_loop_s": full_loops, "incremental_runs_loop_s": inc_loops,
                       "floor_s": round(floor["wall_s"], 2), "ratio_to_floor": round(full["total_s"] / floor["wall_s"], 1),
                       "full_cpu": full["cpu"], "incremental_cpu": inc["cpu"] if inc else None,
                       "steps": {s["step"]: round(s["wall_s"], 2) for s in full["steps"]}}))

@@ -56,5 +56,9 @@ def test_bench_scale_repeats_each_refresh_from_the_same_store_and_shows_the_medi
         assert summary[f"{kind}_s"] == sorted(runs)[1]  # the median run's figures are the ones shown
         line = next(x for x in out.splitlines() if x.startswith(f"{period}: 3 runs"))
         assert f"median {sorted(runs)[1]:.2f}" in line
+        # each run with the Python loop timed just before it (a shared host's slow spells show)
+        loops = summary[f"{kind}_runs_loop_s"]
+        assert len(loops) == 3 and all(0 < x < 60 for x in loops)
+        assert line.endswith("Python loop before each: " + ", ".join(f"{x:.3f}" for x in loops) + " s")
     assert "full refresh (the median run)" in out and "incremental refresh (one new month on the warm store) (the median run)" in out
     assert not (tmp_path / "smoke-150f-3m-s7" / "warm.duckdb").exists()
