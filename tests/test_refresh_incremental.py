@@ -280,3 +280,40 @@ def test_the_validation_memo_holds_each_sources_passing_rows_and_is_used(runs, t
     assert set(read) <= {c[0] for c in calls} <= set(stored)
     for source, rows, known in calls:
         assert known == rows, source
+
+
+def test_keys_moved_counts_the_keys_whose_person_the_link_step_changed(runs, tmp_path):
+    # Two keys of different people are given each other's person id before the link step, so the
+    # step moves keys; its keys_moved (the UPDATE's own count) is every key whose id it changed.
+    from pbr.config import load_config
+    from pbr.ingest import discover
+    from pbr.refresh import ArrivingDelivery, apply_delivery
+    from pbr.rulebook import load_rulebook
+
+    gen, warm, _ = runs
+    db = tmp_path / "store.duckdb"
+    shutil.copyfile(warm / "store.duckdb", db)
+    seen = {}
+
+    def runner(name, fn, run):
+        if name == "link":
+            (a, pa), (b, pb) = run.con.execute("""
+                SELECT source || ':' || source_key, person_id FROM person_xwalk
+                WHERE person_id IN (SELECT min(person_id) FROM person_xwalk UNION SELECT max(person_id) FROM person_xwalk)
+                QUALIFY row_number() OVER (PARTITION BY person_id ORDER BY source, source_key) = 1
+                ORDER BY person_id""").fetchall()
+            run.con.execute("UPDATE person_xwalk SET person_id = CASE person_id WHEN ? THEN ? ELSE ? END "
+                            "WHERE source || ':' || source_key IN (?, ?)", [pa, pb, pa, a, b])
+            run.con.execute("CREATE TEMP TABLE _before AS SELECT source, source_key, person_id FROM person_xwalk")
+        fn(run)
+        if name == "link":
+            seen["moved"] = run.stats["link"]["keys_moved"]
+            seen["changed"] = run.con.execute("""
+                SELECT count(*) FROM person_xwalk x JOIN _before b USING (source, source_key)
+                WHERE x.person_id <> b.person_id""").fetchone()[0]
+
+    period = PERIODS[-1]
+    config = load_config(None)
+    apply_delivery(period, ArrivingDelivery(discover(gen / "deliveries" / period), config, period, None), db,
+                   tmp_path / "out", load_rulebook(None), config, step_runner=runner)
+    assert seen["moved"] == seen["changed"] >= 2

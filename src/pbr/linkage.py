@@ -51,13 +51,12 @@ def link_people(con: duckdb.DuckDBPyConnection, period: str, settings=None,
         SELECT cluster, id AS person_id FROM _cluster_person_id""")
     con.execute("DROP TABLE _person_overlap")
     con.execute("DROP TABLE _cluster_person_id")
+    # (the UPDATE's count: a key is in one cluster, a cluster has one person, so each row it
+    # changes is counted once; a count by the same join first took as long as the UPDATE)
     changed = con.execute("""
-        SELECT count(*) FROM person_xwalk x JOIN key_cluster k USING (source, source_key)
-        JOIN cluster_person c USING (cluster) WHERE x.person_id <> c.person_id""").fetchone()[0]
-    con.execute("""
         UPDATE person_xwalk x SET person_id = c.person_id
         FROM key_cluster k JOIN cluster_person c USING (cluster)
-        WHERE x.source = k.source AND x.source_key = k.source_key AND x.person_id <> c.person_id""")
+        WHERE x.source = k.source AND x.source_key = k.source_key AND x.person_id <> c.person_id""").fetchone()[0]
     added = con.execute("""
         INSERT INTO person_xwalk (source, source_key, person_id, match_probability, first_period)
         SELECT k.source, k.source_key, c.person_id, 1.0, ?
