@@ -381,7 +381,6 @@ def test_rows_of_blank_cells_are_dropped_and_the_others_keep_their_lines():
     assert isinstance(e, InputFileError) and "has a header but no rows" in str(e)
 
 
-
 def test_cleaned_text_is_stripped_and_a_blank_value_is_null():
     from pbr.ingest.parse import type_file
     header, rows = attendance_rows(3)
