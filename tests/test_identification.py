@@ -729,6 +729,29 @@ def test_tie_on_the_same_date_goes_to_the_source_first_in_order(tie_batch, case)
     assert ("benefits", without) not in members
 
 
+def _line_tie_family(f: Fam, at: str) -> dict:
+    """Cal (a child) has two ASB events on one date in one file, at two addresses X and Y of the
+    same postcode; the later line says `at`. An adult lives at each address."""
+    x = dict(address=f"1 {f.k.title()} Road", postcode="S65 1AB")
+    y = dict(address=f"2 {f.k.title()} Road", postcode="S65 1AB")
+    later, earlier = (x, y) if at == "X" else (y, x)
+    ref = f.ref("CR")
+    adults = {"benefits": [benefit(f.person("Ann", "1985-01-01", **x), f.ref("XN"), "hb", "2025-01-01"),
+                           benefit(f.person("Dan", "1984-01-01", **y), f.ref("YN"), "hb", "2025-01-01")]}
+    return merge(adults, f.rows("asb", asb(f.person("Cal", "2010-06-01", **earlier), ref, f.ref("E1"), TIE_DATE, "asb_incident"),
+                                asb(f.person("Cal", "2010-06-01", **later), ref, f.ref("E2"), TIE_DATE, "asb_incident")))
+
+
+@pytest.mark.parametrize("at", ["X", "Y"])
+def test_tie_on_the_same_date_and_source_goes_to_the_later_line(tmp_path_factory, pipeline_at, at):
+    """Same date, same source, same delivery: the later row of the file says where Cal lives."""
+    batch = run_batch(tmp_path_factory, pipeline_at, f"line-tie-{at}", {"line": (lambda f: _line_tie_family(f, at),)})
+    f, members = batch.fams["line"], batch.members("line")
+    with_adult, without = (f.ref("XN"), f.ref("YN")) if at == "X" else (f.ref("YN"), f.ref("XN"))
+    assert ("benefits", with_adult) in members
+    assert ("benefits", without) not in members
+
+
 def test_uprn_and_plain_address_form_one_household(pipeline):
     uprn = "100012345678"
     mum = person("Ann", "Smith", "1985-03-02", address="Rose Cottage, High St", uprn=uprn)
