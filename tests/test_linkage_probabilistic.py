@@ -311,3 +311,82 @@ def test_splink_is_given_the_columns_its_comparisons_read():
             "pc_sector", "pc_district", "addr_key"} == set(scored)
     assert scored == [c for c in cols if c in scored]
     assert P.scored_columns({**settings, "additional_columns_to_retain": ["source"]}, cols).count("source") == 1
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_a_pair_scores_the_same_whichever_of_it_is_l(seed):
+    """The refresh numbers its observations in no set order (probabilistic.observations,
+    ordered=False), so which of a pair Splink sees as `l` varies: the scores must not."""
+    import pyarrow as pa
+
+    from pbr.probabilistic import predict
+
+    obs = _random_observations(400, seed)
+    n = obs.num_rows
+    flipped = obs.set_column(0, "unique_id", pa.array([n + 1 - i for i in obs.column("unique_id").to_pylist()],
+                                                      pa.int64()))
+    scores = lambda pairs, key: {  # noqa: E731
+        frozenset((key(a), key(b))): (p, w) for a, b, p, w in zip(
+            *(pairs.column(c).to_pylist() for c in ("unique_id_l", "unique_id_r", "match_probability", "match_weight")))}
+    want = scores(predict(obs, 0.01), lambda i: i)
+    got = scores(predict(flipped, 0.01), lambda i: n + 1 - i)
+    assert len(want) > 500
+    assert got == want
+
+
+def test_refresh_links_the_same_whichever_way_round_its_observations_are_numbered(pipeline_at, tmp_path, monkeypatch):
+    """The same delivery refreshed with the observations numbered in their sorted order and in
+    its reverse: every scored pair comes out the other way round, and the people, the links and
+    the twin pairs refused are the same."""
+    import pyarrow as pa
+
+    import pbr.probabilistic_links as links
+    from pbr.probabilistic import observations, predict
+
+    home = dict(sex="M", address="7 Wellgate Terrace", postcode="S60 2LU")
+    bob = person("Bob", "Ramsden", "1981-04-17", sex="M", address="14 Mill Lane", postcode="S66 2QT")
+    robert = person("Robert", "Ramsden", "1981-04-17", sex="M", address="3 Cedar Close, Maltby", postcode="S66 8RJ")
+    tables = dict(
+        attendance=[attendance(person("Oliver", "Hirst", "2014-06-09", **home), "A100000000001", "2024/25", "summer"),
+                    attendance(person("Oscar", "Hirst", "2014-06-09", **home), "A100000000002", "2024/25", "summer"),
+                    attendance(person("Olvier", "Hirst", "2014-06-09", **home), "A100000000003", "2024/25", "summer")],
+        asb=[asb(bob, "PR1", "E1", "2025-05-02", "asb_incident")] + filler(),
+        benefits=[benefit(robert, "AB123456C", "jsa", "2024-01-01")])
+    config = {"linkage": {"threshold": 0.5, "review_min": 0.001}}
+
+    def refreshed(reverse: bool):
+        scored: dict[tuple[str, str], float] = {}
+
+        def numbered(con, clusters, ordered=True):
+            obs = observations(con, clusters, ordered=True)
+            if reverse:
+                obs = obs.take(list(range(obs.num_rows - 1, -1, -1)))
+                obs = obs.set_column(0, "unique_id", pa.array(
+                    range(1, obs.num_rows + 1), pa.int64()))
+            numbered.nodes = {u: f"{s}:{k}" for u, s, k in zip(*(obs.column(c).to_pylist()
+                                                                 for c in ("unique_id", "source", "source_key")))}
+            return obs
+
+        def scoring(obs, threshold, **kw):
+            pairs = predict(obs, threshold, **kw)
+            for a, b, p in zip(*(pairs.column(c).to_pylist() for c in ("unique_id_l", "unique_id_r", "match_probability"))):
+                scored[(numbered.nodes[a], numbered.nodes[b])] = p
+            return pairs
+
+        monkeypatch.setattr(links, "observations", numbered)
+        monkeypatch.setattr(links, "predict", scoring)
+        where = tmp_path / ("reversed" if reverse else "sorted")
+        where.mkdir()
+        run = pipeline_at(where).refresh("2025-07", config=config, **tables)
+        return run, scored
+
+    run_sorted, sorted_pairs = refreshed(False)
+    run_reversed, reversed_pairs = refreshed(True)
+    assert len(sorted_pairs) >= 4  # the twins and the typo (three pairs), Bob and Robert
+    assert {(b, a): p for (a, b), p in sorted_pairs.items()} == reversed_pairs  # each pair the other way round
+    assert run_reversed.person_ids() == run_sorted.person_ids()
+    assert run_reversed.summary["linkage"] == run_sorted.summary["linkage"]
+    assert run_sorted.summary["linkage"]["twin_pairs_refused"] >= 1
+    ids = run_sorted.person_ids()
+    assert ids[("asb", "PR1")] == ids[("benefits", "AB123456C")]
+    assert ids[("attendance", "A100000000001")] != ids[("attendance", "A100000000002")]

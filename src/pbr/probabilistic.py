@@ -236,19 +236,27 @@ DERIVE_SQL = """
     LEFT JOIN _pbr_name_codes f ON f.name = o.fn
     LEFT JOIN _pbr_name_codes s ON s.name = o.sn
     LEFT JOIN (SELECT d.addr, {addr_key} AS addr_key
-               FROM (SELECT DISTINCT addr FROM _pbr_obs_base WHERE addr IS NOT NULL) d{addr_key_join}) a ON a.addr = o.addr
-    ORDER BY """ + ", ".join(f"o.{c}" for c in OBS_ORDER)
+               FROM (SELECT DISTINCT addr FROM _pbr_obs_base WHERE addr IS NOT NULL) d{addr_key_join}) a ON a.addr = o.addr"""
+OBS_ORDER_BY = " ORDER BY " + ", ".join(f"o.{c}" for c in OBS_ORDER)
 
 # In a refresh the address keys come from its memo table (pbr.memo: the same macro's values).
 ADDR_KEY_MACRO = ("address_key(d.addr)", "")
 ADDR_KEY_MEMO = ("k.output", " JOIN memo_address_key k ON k.input = d.addr")
 
 
-def observations(con: duckdb.DuckDBPyConnection, clusters: str) -> pa.Table:
+def observations(con: duckdb.DuckDBPyConnection, clusters: str, ordered: bool = True) -> pa.Table:
     """The identity observations, one row per distinct standardised identity of a source key, with
-    its deterministic component and the derived columns the model compares."""
-    # Numbered in the order they come out of the derived columns' query, which ends sorted in
-    # OBS_ORDER: OBS_SQL's row_number() window sorted them twice (the window, on one thread, then
+    its deterministic component and the derived columns the model compares.
+
+    ordered=False: numbered in whatever order the query gives them (not the same from run to run),
+    for a caller whose results do not depend on which of a pair is `l` and which `r`. The refresh
+    is one: every comparison, the twin guard and the blocking rules are symmetric, so a pair scores
+    the same either way round, and it keeps only each link's unordered pair (person_link: least,
+    greatest) and counts. The sort cost the refresh 0.25-0.3 s at authority scale, before Splink
+    could start (issue 9, round 26). `pbr linkage review` shows pairs as a and b: it keeps the
+    order, so its files are the same from run to run."""
+    # Numbered in the order they come out of the derived columns' query, which (ordered) ends
+    # sorted in OBS_ORDER: OBS_SQL's row_number() window sorted them twice (the window, on one thread, then
     # this query by its number): 1.21 s against 0.90 s at authority scale, medians of six. The
     # same ids (tested).
     con.execute(f"CREATE OR REPLACE TEMP TABLE _pbr_obs_base AS {OBS_DISTINCT_SQL.format(clusters=clusters)}")
@@ -264,7 +272,8 @@ def observations(con: duckdb.DuckDBPyConnection, clusters: str) -> pa.Table:
                        ).fetchall()[0][0] > 0
     addr_key, addr_key_join = ADDR_KEY_MEMO if memo else ADDR_KEY_MACRO
     try:
-        obs = con.sql(DERIVE_SQL.format(addr_key=addr_key, addr_key_join=addr_key_join)).to_arrow_table()
+        obs = con.sql(DERIVE_SQL.format(addr_key=addr_key, addr_key_join=addr_key_join)
+                      + (OBS_ORDER_BY if ordered else "")).to_arrow_table()
     finally:
         con.unregister("_pbr_name_codes")
         con.execute("DROP TABLE IF EXISTS _pbr_obs_base")

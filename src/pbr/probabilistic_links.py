@@ -36,7 +36,7 @@ def add_probabilistic_edges(con: duckdb.DuckDBPyConnection, period: str, setting
     stats = {"probabilistic_links": 0, "override_links": 0, "twin_pairs_refused": 0, "cannot_link_refused": 0}
     floor = min(float(settings.review_min), float(settings.threshold))
     if settings.enabled:
-        obs = observations(con, "det_cluster")
+        obs = observations(con, "det_cluster", ordered=False)  # (what follows is symmetric in l and r)
         # One memory budget, the store's cap, lent to whichever connection is working: while
         # Splink scores, the store keeps what Splink does not take and writes the rest of its
         # temporary tables out to its temp directory.
