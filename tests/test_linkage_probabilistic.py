@@ -390,3 +390,26 @@ def test_refresh_links_the_same_whichever_way_round_its_observations_are_numbere
     ids = run_sorted.person_ids()
     assert ids[("asb", "PR1")] == ids[("benefits", "AB123456C")]
     assert ids[("attendance", "A100000000001")] != ids[("attendance", "A100000000002")]
+
+
+def test_pairs_take_each_sides_fields_from_the_observation_they_name():
+    """person_pair's fields come from the observations by position (their ids are 1..n in row
+    order); observations numbered otherwise are refused rather than misread."""
+    import pyarrow as pa
+
+    from pbr.probabilistic_links import PAIR_FIELDS, _pairs_with_fields
+
+    obs = _random_observations(50, 7)
+    pairs = pa.table({"unique_id_l": pa.array([1, 7, 30], pa.int64()), "unique_id_r": pa.array([2, 49, 50], pa.int64()),
+                      "match_probability": [0.1, 0.5, 0.9], "match_weight": [-3.0, 0.0, 3.2]})
+    got = _pairs_with_fields(obs, pairs)
+    row = {u: i for i, u in enumerate(obs.column("unique_id").to_pylist())}
+    for c in PAIR_FIELDS:
+        for side in ("l", "r"):
+            want = [obs.column(c)[row[u]].as_py() for u in pairs.column(f"unique_id_{side}").to_pylist()]
+            assert got.column(f"{c}_{side}").to_pylist() == want, (c, side)
+    assert got.column("match_probability").to_pylist() == [0.1, 0.5, 0.9]
+    assert got.column("source_key_l").to_pylist() == ["K0", "K6", "K29"]  # unique ids 1, 7, 30
+    shuffled = obs.set_column(0, "unique_id", pa.array(list(range(obs.num_rows, 0, -1)), pa.int64()))
+    with pytest.raises(ValueError):
+        _pairs_with_fields(shuffled, pairs)

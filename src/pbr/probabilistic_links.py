@@ -4,8 +4,9 @@ Tables this leaves for the rest of the refresh (temp, in the store's connection)
 - person_edge gains an edge (a, b) for every accepted link between two source record keys;
 - person_link(a, b, match_probability, kind): every accepted link, kind 'probabilistic' or
   'override' (must-link), with its probability;
-- person_pair(a, b, match_probability, ...compared fields): every scored pair at or above the
-  review floor, accepted or not, for the quality report and clerical review;
+- person_pair(a, b, det_a, det_b, match_probability, match_weight, twin_guard, cannot_link,
+  accepted): every scored pair at or above the review floor, accepted or not, for the quality
+  report (`pbr linkage review` scores its own, with the compared fields);
 - det_cluster(node, label): the deterministic components, before any probabilistic edge."""
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ from .graph import components
 from .overrides import load_overrides
 from . import store_settings
 from .probabilistic import observations, predict, splink_memory_limit
-
-COMPARED = ["fn", "sn", "dob", "sex", "pc", "addr"]
 
 
 def add_probabilistic_edges(con: duckdb.DuckDBPyConnection, period: str, settings,
@@ -44,24 +43,20 @@ def add_probabilistic_edges(con: duckdb.DuckDBPyConnection, period: str, setting
         cap = splink_memory_limit(obs.num_rows, budget)
         with store_settings.lent(con, budget - cap if budget else 0):
             pairs = _scored_while(lambda: predict(obs, floor, memory_limit=cap), while_scoring)
-        con.register("_pbr_obs", obs)
-        con.register("_pbr_pairs", pairs)
-        compared = ", ".join(f"l.{c} AS {c}_l, r.{c} AS {c}_r" for c in COMPARED)
-        con.execute(f"""
+        con.register("_pbr_pairs", _pairs_with_fields(obs, pairs))
+        con.execute("""
             CREATE OR REPLACE TEMP TABLE person_pair AS
-            SELECT l.source || ':' || l.source_key AS a, r.source || ':' || r.source_key AS b,
-                   l.det AS det_a, r.det AS det_b, p.match_probability, p.match_weight,
+            SELECT source_l || ':' || source_key_l AS a, source_r || ':' || source_key_r AS b,
+                   det_l AS det_a, det_r AS det_b, match_probability, match_weight,
                    -- twins: same surname (or one typo apart) and dob (or its day and month swapped),
                    -- forenames neither equal, nicknames of each other nor one edit apart
-                   coalesce(damerau_levenshtein(l.sn, r.sn) <= 1
-                    AND (l.dob = r.dob OR (l.dob_year = r.dob_year AND l.dob_md = r.dob_dm))
-                    AND l.fn <> r.fn AND NOT list_has_any(l.fn_alts, r.fn_alts)
-                    AND damerau_levenshtein(l.fn, r.fn) > 1, false) AS twin_guard,
-                   {compared}
-            FROM _pbr_pairs p JOIN _pbr_obs l ON l.unique_id = p.unique_id_l JOIN _pbr_obs r ON r.unique_id = p.unique_id_r
-            WHERE l.det <> r.det""")
+                   coalesce(damerau_levenshtein(sn_l, sn_r) <= 1
+                    AND (dob_l = dob_r OR (dob_year_l = dob_year_r AND dob_md_l = dob_dm_r))
+                    AND fn_l <> fn_r AND NOT list_has_any(fn_alts_l, fn_alts_r)
+                    AND damerau_levenshtein(fn_l, fn_r) > 1, false) AS twin_guard
+            FROM _pbr_pairs
+            WHERE det_l <> det_r""")
         con.unregister("_pbr_pairs")
-        con.unregister("_pbr_obs")
         del obs, pairs  # the Arrow copies: person_pair holds what the rest needs
     else:
         if while_scoring is not None:
@@ -110,6 +105,29 @@ def add_probabilistic_edges(con: duckdb.DuckDBPyConnection, period: str, setting
         "must_link_overrides": len(must), "cannot_link_overrides": len(cannot),
     })
     return stats
+
+
+# What person_pair needs of each side of a pair: its key, deterministic person and the fields the
+# twin guard reads.
+PAIR_FIELDS = ["source", "source_key", "det", "fn", "sn", "dob", "dob_year", "dob_md", "dob_dm", "fn_alts"]
+
+
+def _pairs_with_fields(obs: pa.Table, pairs: pa.Table) -> pa.Table:
+    """The scored pairs with PAIR_FIELDS of each side (`x_l`, `x_r`), taken from the observations
+    by position: `observations` numbers them 1, 2, ... in row order. (Joining the observations
+    twice in DuckDB hashed all 383,378 of them twice for the authority's ≈73,000 pairs.)"""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    if not np.array_equal(obs.column("unique_id").to_numpy(), np.arange(1, obs.num_rows + 1)):
+        raise ValueError("observations must be numbered 1..n in row order")
+    cols: dict[str, pa.Array] = {}
+    for side in ("l", "r"):
+        at = pc.subtract(pairs.column(f"unique_id_{side}"), 1)
+        cols.update({f"{c}_{side}": obs.column(c).take(at) for c in PAIR_FIELDS})
+    cols["match_probability"] = pairs.column("match_probability")
+    cols["match_weight"] = pairs.column("match_weight")
+    return pa.table(cols)
 
 
 def _scored_while(score: Callable[[], pa.Table], work: Callable[[], None] | None) -> pa.Table:
