@@ -161,3 +161,18 @@ def test_a_stopped_worker_leaves_without_tearing_its_interpreter_down(tmp_path, 
     assert not mark.exists()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # gone
+
+
+def test_the_worker_freezes_what_gx_imported_and_still_collects_what_the_suites_make(typed_files, monkeypatch):
+    # GX's import is frozen out of the collector's walks (its ≈250,000 objects, walked by every
+    # full collection while the suites ran); the collector itself stays on for what comes after.
+    import worker_probe
+
+    monkeypatch.setenv("PBR_GX_WORKER", "1")
+    worker.stop()
+    parsed = [validate_typed(t, P) for t in typed_files]
+    assert sum(p.validation.rows_quarantined for p in parsed) > 0
+    state = worker.call(worker_probe.collector_state)
+    assert state["enabled"] and state["cycle_collected"]
+    assert state["frozen"] > 100_000
+    assert worker.call(worker_probe.collector_state)["frozen"] == state["frozen"]  # frozen once

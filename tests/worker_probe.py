@@ -23,3 +23,20 @@ class _Mark:
 def keep_until_exit(path: str) -> int:
     _kept.append(_Mark(path))
     return os.getpid()
+
+
+def collector_state() -> dict:
+    """The worker's garbage collector: on, how many objects it has frozen, and whether a cycle
+    made now is still collected."""
+    import gc
+    import weakref
+
+    class Node:
+        pass
+
+    a, b = Node(), Node()
+    a.other, b.other = b, a
+    alive = weakref.ref(a)
+    del a, b
+    gc.collect()
+    return {"enabled": gc.isenabled(), "frozen": gc.get_freeze_count(), "cycle_collected": alive() is None}
