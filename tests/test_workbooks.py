@@ -298,6 +298,18 @@ def test_cohort_book(books, tmp_path):
     assert len(sheet_rows(books.cohort_xlsx, "Attached")) == len(cohort)
     members = sheet_rows(books.cohort_xlsx, "Members")
     assert set(members[0]) == {"family_id", "person_id", "source"}  # no source keys (UPN, NINO)
+    # Both are family_members.csv's rows: people counted per family, and each (family, person,
+    # source) once, in order.
+    with open(books.out / "family_members.csv", encoding="utf-8") as fh:
+        listed = list(csv.DictReader(fh))
+    people: dict[str, set] = {}
+    for m in listed:
+        people.setdefault(m["family_id"], set()).add(m["person_id"])
+    assert {r["family_id"]: r["members"] for r in rows} == {c["family_id"]: len(people.get(c["family_id"], ()))
+                                                            for c in cohort}
+    assert max(r["members"] for r in rows) > 1
+    assert [(m["family_id"], m["person_id"], m["source"]) for m in members] == sorted(
+        {(m["family_id"], m["person_id"], m["source"]) for m in listed})
     calc = recalculate(books.cohort_xlsx, tmp_path / "calc")
     s = {r[0]: r[1] for r in load_workbook(calc, data_only=True)["Summary"].iter_rows(values_only=True) if r}
     assert s["Families in the cohort"] == len(cohort)

@@ -10,13 +10,16 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import duckdb
 
 from .claim_outputs import write_claim_outputs
 from .rulebook import Rulebook
 from .sqlfiles import read_sql
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 COHORT_COLUMNS = ["family_id", "identified_period", "route", "crime_asb", "education", "work",
                   "local_discretion", "still_meets_criteria", "case_ref", "attached_date"]
@@ -242,13 +245,13 @@ def write_validation_report(con: duckdb.DuckDBPyConnection, folder: Path, period
     return write_report(folder, period, run_id, stored_results(con, run_id), generated)
 
 
-def cohort_rows(con: duckdb.DuckDBPyConnection, period: str):
-    return con.execute(read_sql("outputs/cohort.sql"), [period]).fetchall()
+def cohort_rows(con: duckdb.DuckDBPyConnection, period: str) -> pa.Table:
+    return con.sql(read_sql("outputs/cohort.sql"), params=[period]).to_arrow_table()
 
 
-def member_rows(con: duckdb.DuckDBPyConnection, period: str):
+def member_rows(con: duckdb.DuckDBPyConnection, period: str) -> pa.Table:
     """Members of each cohort family at R, or as last seen for a family no longer formed."""
-    return con.execute("""
+    return con.sql("""
         WITH latest AS (
             SELECT s.family_id, s.person_id FROM family_snapshot s
             JOIN cohort c ON c.family_id = s.family_id AND c.identified_period <= ?
@@ -257,4 +260,4 @@ def member_rows(con: duckdb.DuckDBPyConnection, period: str):
         )
         SELECT l.family_id, l.person_id, x.source, x.source_key
         FROM latest l JOIN person_xwalk x ON x.person_id = l.person_id
-        ORDER BY l.family_id, l.person_id, x.source, x.source_key""", [period, period]).fetchall()
+        ORDER BY l.family_id, l.person_id, x.source, x.source_key""", params=[period, period]).to_arrow_table()
