@@ -258,3 +258,41 @@ feed'),
     assert write_csv(tmp_path / "rows0.csv", columns, con.execute(empty).fetchall()) == 0
     assert write_csv(tmp_path / "frame0.csv", columns, con.sql(empty).to_arrow_table()) == 0
     assert (tmp_path / "frame0.csv").read_bytes() == (tmp_path / "rows0.csv").read_bytes() == b"s,i,b,d,f,m,ts,s2\r\n"
+
+
+def _plain_text_one_by_one(values: list) -> bool:
+    """blockxml._plain_text's rule, one value at a time in Python (its form before round 28)."""
+    from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
+    from pbr.workbooks.cells import DANGEROUS_START, MAX_TEXT
+    present = [v for v in values if v is not None]
+    return not any(not v or v.startswith(DANGEROUS_START) or v[0].isspace() or v[-1].isspace()
+                   or len(v) > MAX_TEXT or v in ERROR_CODES for v in present) \
+        and not ILLEGAL_CHARACTERS_RE.search("".join(present))
+
+
+def test_blockxml_character_classes_are_pythons_and_openpyxls():
+    import polars as pl
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from pbr.workbooks.blockxml import ILLEGAL_CLASS, SPACE_CLASS
+
+    chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]  # (surrogates: not UTF-8)
+    s = pl.Series(chars, dtype=pl.String)
+    assert s.str.contains(f"^{SPACE_CLASS}$").to_list() == [c.isspace() for c in chars]
+    assert s.str.contains(ILLEGAL_CLASS).to_list() == [bool(ILLEGAL_CHARACTERS_RE.search(c)) for c in chars]
+    assert sum(c.isspace() for c in chars) > 20
+
+
+TRICKY_TEXT = ["", " ", "a", "a ", " a", "a\u3000", "\u2028a", "a\x85", "\xa0a", "a\u200b", "\u180ea",
+               "=1", "+1", "-1", "@a", "\ta", "\ra", "\na", "a\n", "a\x1f", "a\x1cb", "b\x07", "a\x00b",
+               "a\x0eb", "a\x7fb", "#N/A", "#DIV/0!", "#n/a", "x#N/A", "x" * 32767, "x" * 32768, "é" * 32767,
+               "é" * 32768, "ünïcödé – £", "a & b", "]]>", "1\u20282"]
+
+
+@pytest.mark.parametrize("value", TRICKY_TEXT, ids=lambda v: repr(v[:12]) + (f"x{len(v)}" if len(v) > 12 else ""))
+def test_blockxml_takes_a_text_column_exactly_when_the_rule_value_by_value_does(value):
+    from pbr.workbooks.blockxml import _plain_text
+
+    for column in (["plain", value, None, "x"], [value], [None, value]):
+        rows = [[v] for v in column]
+        assert _plain_text(rows, 0) == _plain_text_one_by_one(column), column
+    assert _plain_text([["plain"], [None], ["x"]], 0) is True

@@ -84,8 +84,7 @@ def render_cohort_book(data: CohortData, path: Path, authority: str = "Local aut
     table_sheet(wb, "Attached", COLUMNS, attached, widths=widths)
     member_cols = ["family_id", "person_id", "source"] + (["source_key"] if with_identities else [])
     shown = members if with_identities else members.select(member_cols).unique().sort(member_cols)
-    table_sheet(wb, "Members", member_cols, [list(m) for m in shown.select(member_cols).iter_rows()],
-                widths={"source_key": 30})
+    table_sheet(wb, "Members", member_cols, shown.select(member_cols).rows(), widths={"source_key": 30})
     table_sheet(wb, "Glossary", ["term", "meaning"],
                 [["sheet: Cohort", "Every family in the cohort as of this refresh (cohort.csv), with member count."],
                  ["sheet: New this month", "Families that entered the cohort at this refresh."],
