@@ -42,7 +42,7 @@ def _plain_text(rows: list, j: int) -> bool:
     """Every text of column j is one cells.row and fastxml write as an inline string without a
     cell of its own: non-empty, not starting like a formula, no surrounding whitespace, no error
     code, no character a workbook cannot hold, not over Excel's limit. (Judged by polars over the
-    whole column: one Python test per value was ≈0.2 s of the cohort workbook's Members sheet.)"""
+    whole column: one Python test per value was ≈0.1 s of the cohort workbook's sheets.)"""
     from .cells import DANGEROUS_START, MAX_TEXT  # (here: cells imports this module)
     v = pl.col("v")
     refused = ((v.str.len_bytes() == 0) | (v.str.len_chars() > MAX_TEXT)
